@@ -1,0 +1,17 @@
+// The folio-cli commands. Each returns an exit code (see args.h) and prints errors as one
+// line on stderr. `argv[first]` is the first argument after the command name.
+#pragma once
+
+namespace folio::cli {
+
+struct Command {
+  const char* name;
+  const char* usage;    // one line: arguments
+  const char* summary;  // one line: what it does
+  int (*run)(int argc, char** argv, int first);
+};
+
+// Declared here, defined in cmd_*.cpp; listed in main.cpp.
+// (each team adds its commands' declarations below and a row in main.cpp's table)
+
+}  // namespace folio::cli

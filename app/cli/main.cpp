@@ -1,0 +1,49 @@
+// folio-cli: the command-line face of Folio. One table of commands; each lives in cmd_*.cpp.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/version.h"
+
+namespace folio::cli {
+namespace {
+
+int RunVersion(int, char**, int) {
+  std::printf("folio-cli %s\n", kFolioVersion);
+  return kExitOk;
+}
+
+const Command kCommands[] = {
+    // {name, usage, summary, run}
+    {"version", "folio-cli version", "print the version", RunVersion},
+};
+
+void PrintUsage(FILE* out) {
+  std::fprintf(out, "folio-cli %s: Folio's command line\n\nusage: folio-cli COMMAND [options]\n\n",
+               kFolioVersion);
+  for (const auto& c : kCommands) std::fprintf(out, "  %-16s %s\n      %s\n", c.name, c.summary, c.usage);
+  std::fprintf(out, "\n  --version        print the version\n  --help           this text\n");
+}
+
+}  // namespace
+}  // namespace folio::cli
+
+int main(int argc, char** argv) {
+  using namespace folio::cli;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    PrintUsage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? kExitBadInput : kExitOk;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("folio-cli %s\n", folio::kFolioVersion);
+    return kExitOk;
+  }
+  for (const auto& c : kCommands) {
+    if (!std::strcmp(argv[1], c.name)) return c.run(argc, argv, 2);
+  }
+  std::fprintf(stderr, "folio-cli: unknown command '%s' (try folio-cli --help)\n", argv[1]);
+  return kExitBadInput;
+}
