@@ -37,12 +37,16 @@ class MappedFile {
   const std::string& path() const { return path_; }
   // True if the file on disk is still at least as long as when it was mapped: a
   // truncated shard would SIGBUS on access, so callers check before reading.
+  // Checks the mapped inode (through the descriptor kept open), so a file replaced
+  // by rename does not hide a truncation of the one we map.
   bool StillIntact() const;
 
  private:
+  void Reset();
   std::string path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  int fd_ = -1;  // kept open for StillIntact's fstat
 };
 
 // Parsed, validated header of one safetensors file.
