@@ -69,7 +69,7 @@ struct AttentionParams {
   /* out[r, :] = w * x[r, :] / sqrt(mean(x[r,:]^2) + eps); out may alias x */              \
   void RmsNorm(const float* x, const TensorView& w, double eps, int64_t rows, int64_t dim,   \
                float* out);                                                               \
-  /* out[T, I] = silu(gate[T, I]) * up[T, I]; out may alias gate */                        \
+  /* out[n] = silu(gate[n]) * up[n], n = T * I elements; out may alias gate */                      \
   void SwiGLU(const float* gate, const float* up, int64_t n, float* out);                  \
   void CausalConv1d(const CausalConv1dParams& p);                                          \
   void SelectiveScan(const SelectiveScanParams& p);                                        \
@@ -90,6 +90,21 @@ int NumThreads();
 }  // namespace cpu
 
 #undef FOLIO_DECLARE_OPS
+
+// The ops of one path as a table, so a backend can run on either (the golden tests run
+// the whole model on ref:: and on cpu:: and compare).
+struct OpTable {
+  const char* name;  // "ref" or "cpu"
+  void (*MatMul)(const float*, int64_t, int64_t, const TensorView&, const TensorView*, float*);
+  void (*RmsNorm)(const float*, const TensorView&, double, int64_t, int64_t, float*);
+  void (*SwiGLU)(const float*, const float*, int64_t, float*);
+  void (*CausalConv1d)(const CausalConv1dParams&);
+  void (*SelectiveScan)(const SelectiveScanParams&);
+  void (*Attention)(const AttentionParams&);
+  void (*Softmax)(float*, int64_t, int64_t);
+};
+const OpTable& RefOps();
+const OpTable& CpuOps();
 
 // Small scalar helpers shared by both paths.
 inline float Silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
