@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/json_strict.h"
+
 namespace folio {
 namespace {
 
@@ -39,90 +41,6 @@ uint64_t ReadLe64(const uint8_t* p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
-}
-
-// Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF). Returns the offset of the
-// first bad byte, or n when the text is valid.
-size_t FirstInvalidUtf8(const uint8_t* s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    const uint8_t c = s[i];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2, cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3, cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4, cp = c & 0x07;
-    } else {
-      return i;
-    }
-    if (n - i < len) return i;
-    for (size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xc0) != 0x80) return i;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    const uint32_t min_cp = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-    if (cp < min_cp || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += len;
-  }
-  return n;
-}
-
-// Parses JSON text, rejecting duplicate keys in any object (the JSON spec allows them,
-// but two entries for one tensor name would make the file ambiguous) and nesting deeper
-// than kMaxJsonDepth. Errors are returned as text; no exception escapes.
-bool ParseJsonStrict(std::string_view text, Json* out, std::string* error) {
-  std::vector<std::set<std::string>> keys;  // one set per open object
-  std::vector<bool> is_object;              // per open container
-  std::string problem;
-  auto cb = [&](int /*depth*/, Json::parse_event_t ev, Json& parsed) -> bool {
-    switch (ev) {
-      case Json::parse_event_t::object_start:
-      case Json::parse_event_t::array_start:
-        is_object.push_back(ev == Json::parse_event_t::object_start);
-        if (is_object.back()) keys.emplace_back();
-        if (is_object.size() > static_cast<size_t>(kMaxJsonDepth)) {
-          if (problem.empty()) problem = "JSON nested deeper than " + std::to_string(kMaxJsonDepth);
-          return false;
-        }
-        return true;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
-        if (!is_object.empty()) {
-          if (is_object.back()) keys.pop_back();
-          is_object.pop_back();
-        }
-        return true;
-      case Json::parse_event_t::key:
-        if (!keys.empty() && parsed.is_string()) {
-          const auto& k = parsed.get_ref<const std::string&>();
-          if (!keys.back().insert(k).second && problem.empty()) {
-            problem = "duplicate key '" + k + "'";
-          }
-        }
-        return true;
-      case Json::parse_event_t::value:
-        return true;
-    }
-    return true;
-  };
-  try {
-    *out = Json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true,
-                       /*ignore_comments=*/false);
-  } catch (const Json::exception& e) {
-    *error = std::string("not valid JSON (") + e.what() + ")";
-    return false;
-  }
-  if (!problem.empty()) {
-    *error = problem;
-    return false;
-  }
-  return true;
 }
 
 // A non-negative JSON integer that fits int64_t.
@@ -276,7 +194,7 @@ Status ParseHeaderJson(std::string_view text, uint64_t data_bytes, SafetensorsHe
   }
   Json j;
   std::string err;
-  if (!ParseJsonStrict(text, &j, &err)) return Corrupt("header is " + err);
+  if (!ParseJsonStrict(text, kMaxJsonDepth, &j, &err)) return Corrupt("header is " + err);
   if (!j.is_object()) return Corrupt("header is not a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key() == "__metadata__") {
