@@ -1,0 +1,22 @@
+// The library's schema and its forward-only migration ladder. The version lives in
+// PRAGMA user_version: 0 is an empty file, kSchemaVersion is what this build writes.
+// Each step runs in its own transaction, so a crash mid-migration leaves the previous
+// version intact; a store from a newer Folio is refused, never touched.
+#pragma once
+
+#include "docstore/sqlite.h"
+
+namespace folio::docstore {
+
+// v1: documents, pages, chunks, chunks_fts (the first schema, Folio 0.1 pre-release).
+// v2: chunk_embeddings, conversations, messages, state_cache.
+inline constexpr int kSchemaVersion = 2;
+
+// Reads PRAGMA user_version.
+Result<int> SchemaVersion(sql::Database& db);
+
+// Brings the store up to kSchemaVersion, one step at a time. Refuses (kUnsupported) a store
+// whose version is newer than this build knows.
+Status MigrateToCurrent(sql::Database& db);
+
+}  // namespace folio::docstore

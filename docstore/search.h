@@ -1,0 +1,50 @@
+// Word search over the library's chunks with FTS5 BM25: the exact phrase first, then the
+// OR of the meaningful terms, merged without duplicates. User text is never parsed as
+// FTS5 query syntax: it is split into words and every word is quoted.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "docstore/store.h"
+
+namespace folio::docstore {
+
+struct SearchOptions {
+  int limit = 20;                // results at most
+  std::vector<int64_t> doc_ids;  // only these documents; empty = all
+  int snippet_bytes = 240;       // about this long, cut at word boundaries
+};
+
+// [begin, end) byte offsets into SearchHit::snippet of one matched word.
+struct HighlightSpan {
+  int begin = 0;
+  int end = 0;
+};
+
+struct SearchHit {
+  int64_t doc_id = 0;
+  std::string title;
+  int page = 1;          // the page where the first matched word falls
+  double score = 0;      // -bm25: higher is better; comparable within one query kind only
+  bool exact_phrase = false;  // found by the exact-phrase query
+  std::string snippet;   // UTF-8, "…" where cut, whitespace flattened to spaces
+  std::vector<HighlightSpan> spans;
+  int64_t chunk_id = 0;
+};
+
+// The FTS5 queries a user's text becomes (exposed for tests):
+//   phrase: "w1 w2 w3" (all words, stopwords too); empty when fewer than two words
+//   terms:  "w1" OR "w3" (stopwords dropped; all words when every word is one)
+struct FtsQueries {
+  std::string phrase;
+  std::string terms;
+};
+FtsQueries BuildFtsQueries(const std::string& user_text);
+
+// Empty results (not an error) when the text has no searchable word.
+Result<std::vector<SearchHit>> Search(Library& library, const std::string& user_text,
+                                      const SearchOptions& options);
+
+}  // namespace folio::docstore
