@@ -39,6 +39,8 @@ class Checkpoint {
   uint64_t TotalBytes() const;
   // All shards still as long as when mapped (a truncated shard is an error, not SIGBUS).
   Status CheckIntact() const;
+  // Number of safetensors files (1 for an unsharded checkpoint).
+  size_t ShardCount() const { return shards_.size(); }
 
  private:
   std::string dir_;
