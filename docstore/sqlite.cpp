@@ -189,7 +189,7 @@ Status Database::Configure(const OpenOptions& opt) {
   sqlite3_busy_timeout(db_, opt.busy_timeout_ms);
   // Reading the schema first: a non-SQLite or damaged header fails here (NOTADB/CORRUPT)
   // before anything below could write to the file.
-  FOLIO_RETURN_IF_ERROR(Exec("SELECT count(*) FROM sqlite_schema").WithContext(path_));
+  FOLIO_RETURN_IF_ERROR(Exec("SELECT count(*) FROM sqlite_schema", path_));
   // WAL: readers never block the writer and a crash mid-commit leaves the old state.
   FOLIO_ASSIGN_OR_RETURN(Statement wal, PrepareUncached("PRAGMA journal_mode=WAL"));
   FOLIO_ASSIGN_OR_RETURN(bool row, wal.Step());
@@ -228,9 +228,9 @@ Result<Statement> Database::PrepareUncached(std::string_view sql) {
   return Statement(stmt, this, nullptr);
 }
 
-Status Database::Exec(const char* sql) {
+Status Database::Exec(const char* sql, std::string_view what) {
   const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
-  return rc == SQLITE_OK ? Status::Ok() : Error(rc, "updating the library");
+  return rc == SQLITE_OK ? Status::Ok() : Error(rc, what);
 }
 
 int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }

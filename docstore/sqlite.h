@@ -105,7 +105,7 @@ class Database {
   // Prepares without caching (for one-off statements).
   Result<Statement> PrepareUncached(std::string_view sql);
   // Runs one or more statements without parameters (DDL, PRAGMAs).
-  Status Exec(const char* sql);
+  Status Exec(const char* sql, std::string_view what = "updating the library");
 
   int64_t LastInsertRowId() const;
   int Changes() const;

@@ -14,4 +14,10 @@ struct Command {
 // Declared here, defined in cmd_*.cpp; listed in main.cpp.
 // (each team adds its commands' declarations below and a row in main.cpp's table)
 
+// cmd_library.cpp: the document library.
+int RunDocs(int argc, char** argv, int first);
+int RunRemove(int argc, char** argv, int first);
+int RunSearch(int argc, char** argv, int first);
+int RunLibraryReset(int argc, char** argv, int first);
+
 }  // namespace folio::cli

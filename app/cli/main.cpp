@@ -18,6 +18,13 @@ int RunVersion(int, char**, int) {
 const Command kCommands[] = {
     // {name, usage, summary, run}
     {"version", "folio-cli version", "print the version", RunVersion},
+    {"docs", "folio-cli docs [--json] [--library PATH]", "list the library's documents", RunDocs},
+    {"remove", "folio-cli remove ID [--library PATH]", "remove a document from the library",
+     RunRemove},
+    {"search", "folio-cli search \"QUERY\" [--limit N] [--docs ID,...] [--json] [--library PATH]",
+     "find passages by their words (exact phrase first)", RunSearch},
+    {"library-reset", "folio-cli library-reset [--library PATH]",
+     "move a damaged library aside (kept as .damaged-TIME) and start a new one", RunLibraryReset},
 };
 
 void PrintUsage(FILE* out) {
