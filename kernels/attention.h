@@ -1,0 +1,55 @@
+// Causal GQA attention on the GPU, no positional encoding (Jamba). T new queries attend
+// over a K/V cache holding `past` earlier positions plus the T new ones (the caller has
+// appended them). Same maths as folio::ref::Attention (engine/ops.h):
+//   out[t, h] = softmax_j(scale * q[t, h] . k[j, g]) v[j, g],  j <= past + t,
+//   g = h / (n_heads / n_kv_heads)
+// Two kernels, both exact up to float32 rounding:
+//   AttentionPrefill   tiled, flash-attention style online softmax, a block per
+//                      (16 queries, head); for long prompts.
+//   AttentionSplitK    flash-decoding: the keys of each (query, head) are split across
+//                      blocks, each keeps a partial (max, sum, accumulator), a combine
+//                      kernel merges them; so one token at 140K context fills the GPU.
+//                      Correct for any T; chosen for decode (T small).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/status.h"
+#include "engine/tensor.h"
+#include "kernels/device.h"
+
+namespace folio::kernels {
+
+struct AttentionParams {
+  int64_t T = 0;           // new queries (>= 1)
+  int64_t past = 0;        // cached positions before them (>= 0)
+  int64_t n_heads = 0;     // query heads
+  int64_t n_kv_heads = 0;  // K/V heads; n_heads % n_kv_heads == 0
+  int64_t head_dim = 0;    // 1..256
+  const float* q = nullptr;  // [T, n_heads * head_dim] float32, rows q_stride apart
+  int64_t q_stride = 0;
+  const void* k = nullptr;  // [past + T, n_kv_heads * head_dim] of kv_dtype, rows kv_stride apart
+  const void* v = nullptr;  // same layout as k
+  int64_t kv_stride = 0;
+  DType kv_dtype = DType::kBF16;  // kBF16 or kF32
+  float* out = nullptr;  // [T, n_heads * head_dim] float32, rows out_stride apart
+  int64_t out_stride = 0;
+  float scale = 0.0f;  // 0: 1/sqrt(head_dim)
+};
+
+// Fills q/kv/out strides for contiguous tensors and scale when 0.
+void SetContiguousStrides(AttentionParams* p);
+
+Status AttentionPrefill(const AttentionParams& p, Stream stream);
+
+// Workspace the split-K path needs for `n_splits` splits, in bytes.
+size_t AttentionSplitKWorkspaceBytes(const AttentionParams& p, int n_splits);
+// The number of splits the heuristic picks for this shape on a GPU with `sm_count` SMs.
+int AttentionSplitKChooseSplits(const AttentionParams& p, int sm_count);
+// Runs with n_splits (0: AttentionSplitKChooseSplits with the current device's SM count),
+// reduced if needed so that the workspace fits in workspace_bytes.
+Status AttentionSplitK(const AttentionParams& p, void* workspace, size_t workspace_bytes,
+                       int n_splits, Stream stream);
+
+}  // namespace folio::kernels

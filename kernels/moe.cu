@@ -1,0 +1,346 @@
+// MoE kernels and the two forward paths; see moe.h.
+#include <algorithm>
+
+#include "kernels/common.cuh"
+#include "kernels/elementwise.h"
+#include "kernels/moe.h"
+
+namespace folio::kernels {
+namespace {
+
+constexpr int kMaxExperts = 64;  // the chosen-set is one 64-bit mask per token
+constexpr int kMaxTopK = 8;
+constexpr int kGemvWarps = 4;    // output rows per GEMV block
+
+// ---- Routing -----------------------------------------------------------------------
+// One thread per token: softmax over E (float32), then k rounds of "largest unchosen"
+// (ties to the lower expert index; the logit order is the probability order).
+__global__ void MoeRouteKernel(const float* logits, int64_t T, int E, int k, bool renormalize,
+                               int32_t* expert, float* weight) {
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= T) return;
+  const float* l = logits + t * E;
+  float mx = -INFINITY;
+  for (int e = 0; e < E; ++e) mx = fmaxf(mx, l[e]);
+  float sum = 0.0f;
+  for (int e = 0; e < E; ++e) sum += expf(l[e] - mx);
+  uint64_t chosen = 0;
+  float wsum = 0.0f;
+  for (int s = 0; s < k; ++s) {
+    int best = -1;
+    float bv = -INFINITY;
+    for (int e = 0; e < E; ++e) {
+      if ((chosen >> e) & 1u) continue;
+      if (best < 0 || l[e] > bv) {
+        best = e;
+        bv = l[e];
+      }
+    }
+    chosen |= uint64_t{1} << best;
+    const float pr = expf(bv - mx) / sum;
+    expert[t * k + s] = best;
+    weight[t * k + s] = pr;
+    wsum += pr;
+  }
+  if (renormalize) {
+    for (int s = 0; s < k; ++s) weight[t * k + s] /= wsum;
+  }
+}
+
+// ---- Grouping ----------------------------------------------------------------------
+// One block, a thread per expert: count, exclusive prefix (thread 0), then assign rows in
+// assignment order, so the grouping is deterministic. Serial in T*k per thread: fine for
+// prefill chunks of a few thousand assignments (all threads read the same expert[i]:
+// broadcast loads).
+__global__ void MoeGroupKernel(const int32_t* expert, int64_t n, int E, int k, int32_t* offsets,
+                               int32_t* row_of, int32_t* token_of) {
+  __shared__ int32_t s_count[kMaxExperts], s_off[kMaxExperts];
+  const int e = threadIdx.x;
+  if (e < E) {
+    int32_t c = 0;
+    for (int64_t i = 0; i < n; ++i) c += expert[i] == e;
+    s_count[e] = c;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int32_t acc = 0;
+    for (int x = 0; x < E; ++x) {
+      s_off[x] = acc;
+      offsets[x] = acc;
+      acc += s_count[x];
+    }
+    offsets[E] = acc;
+  }
+  __syncthreads();
+  if (e < E) {
+    int32_t r = s_off[e];
+    for (int64_t i = 0; i < n; ++i) {
+      if (expert[i] != e) continue;
+      row_of[i] = r;
+      token_of[r] = static_cast<int32_t>(i / k);
+      ++r;
+    }
+  }
+}
+
+template <typename T>
+__global__ void GatherRowsKernel(const T* x, const int32_t* token_of, int64_t rows, int64_t H, T* out) {
+  const int64_t n = rows * H;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / H, c = i - r * H;
+    out[i] = x[static_cast<int64_t>(token_of[r]) * H + c];
+  }
+}
+
+// out[t, c] (+)= sum_s weight[t, s] * Yg[row_of[t, s], c], slots in order: deterministic.
+__global__ void MoeCombineKernel(const float* yg, const int32_t* row_of, const float* weight, int64_t T,
+                                 int k, int64_t H, float* out, bool accumulate) {
+  const int64_t n = T * H;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t t = i / H, c = i - t * H;
+    float acc = 0.0f;
+    for (int s = 0; s < k; ++s) acc += weight[t * k + s] * yg[static_cast<int64_t>(row_of[t * k + s]) * H + c];
+    out[i] = accumulate ? out[i] + acc : acc;
+  }
+}
+
+// ---- GEMV path ---------------------------------------------------------------------
+// Grid (ceil(I / kGemvWarps), T*k): a warp per intermediate row i of assignment a = t*k+s;
+// act[a, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]), e = expert[a]. Lanes stride the
+// row (coalesced). A warp whose row is out of range leaves; there are no block barriers.
+template <typename W>
+__global__ void MoeGateUpGemvKernel(const float* x, int64_t H, int64_t I, int k, const int32_t* expert,
+                                    const void* const* ptrs, int E, float* act) {
+  const int lane = threadIdx.x & 31;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
+  const int64_t a = blockIdx.y;
+  if (i >= I) return;
+  const int e = expert[a];
+  const W* g = static_cast<const W*>(ptrs[e]) + i * H;
+  const W* u = static_cast<const W*>(ptrs[E + e]) + i * H;
+  const float* xr = x + (a / k) * H;
+  float sg = 0.0f, su = 0.0f;
+  for (int64_t h = lane; h < H; h += 32) {
+    const float xv = xr[h];
+    sg += ToF32(g[h]) * xv;
+    su += ToF32(u[h]) * xv;
+  }
+  sg = WarpSum(sg);
+  su = WarpSum(su);
+  if (lane == 0) act[a * I + i] = DevSilu(sg) * su;
+}
+
+// Grid (ceil(H / kGemvWarps), T): a warp per output column j of token t, summing its k
+// experts' down rows weighted by the router.
+template <typename W>
+__global__ void MoeDownGemvKernel(const float* act, int64_t H, int64_t I, int k, const int32_t* expert,
+                                  const float* weight, const void* const* ptrs, int E, float* out,
+                                  bool accumulate) {
+  const int lane = threadIdx.x & 31;
+  const int64_t j = static_cast<int64_t>(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
+  const int64_t t = blockIdx.y;
+  if (j >= H) return;
+  float total = 0.0f;
+  for (int s = 0; s < k; ++s) {
+    const int64_t a = t * k + s;
+    const W* d = static_cast<const W*>(ptrs[2 * E + expert[a]]) + j * I;
+    const float* ar = act + a * I;
+    float sd = 0.0f;
+    for (int64_t i = lane; i < I; i += 32) sd += ToF32(d[i]) * ar[i];
+    total += weight[a] * WarpSum(sd);
+  }
+  if (lane == 0) out[t * H + j] = accumulate ? out[t * H + j] + total : total;
+}
+
+// ---- Workspace ---------------------------------------------------------------------
+struct MoeBuffers {
+  float* logits;      // [T, E]
+  int32_t* expert;    // [T, k]
+  float* weight;      // [T, k]
+  int32_t* offsets;   // [E + 1]
+  int32_t* row_of;    // [T * k]
+  int32_t* token_of;  // [T * k]
+  void* xg;           // [R, H] weight dtype (grouped path)
+  float* g;           // [R, I] gate out (grouped) / act (GEMV)
+  float* u;           // [R, I]
+  void* act;          // [R, I] weight dtype (grouped path: the down GEMM's input)
+  float* yg;          // [R, H]
+};
+
+// Carves the buffers out of `base` (nullptr: only measures). Returns the bytes used.
+size_t CarveMoe(void* base, int64_t T, const MoeWeights& w, int64_t k, MoeBuffers* b) {
+  const size_t R = static_cast<size_t>(T * k), H = static_cast<size_t>(w.hidden);
+  const size_t I = static_cast<size_t>(w.intermediate), E = static_cast<size_t>(w.n_experts);
+  const size_t es = DTypeSize(w.dtype);
+  size_t off = 0;
+  auto take = [&](size_t bytes) {
+    void* p = base ? static_cast<char*>(base) + off : nullptr;
+    off += (bytes + 255) / 256 * 256;
+    return p;
+  };
+  b->logits = static_cast<float*>(take(sizeof(float) * T * E));
+  b->expert = static_cast<int32_t*>(take(sizeof(int32_t) * R));
+  b->weight = static_cast<float*>(take(sizeof(float) * R));
+  b->offsets = static_cast<int32_t*>(take(sizeof(int32_t) * (E + 1)));
+  b->row_of = static_cast<int32_t*>(take(sizeof(int32_t) * R));
+  b->token_of = static_cast<int32_t*>(take(sizeof(int32_t) * R));
+  b->xg = take(es * R * H);
+  b->g = static_cast<float*>(take(sizeof(float) * R * I));
+  b->u = static_cast<float*>(take(sizeof(float) * R * I));
+  b->act = take(es * R * I);
+  b->yg = static_cast<float*>(take(sizeof(float) * R * H));
+  return off;
+}
+
+Status Validate(const MoeForwardParams& p, const MoeWeights& w) {
+  if (p.T < 1 || w.hidden < 1 || w.intermediate < 1 || w.n_experts < 1 || w.n_experts > kMaxExperts)
+    return InvalidArgument("moe: need T >= 1, hidden, intermediate >= 1 and 1..64 experts");
+  if (p.top_k < 1 || p.top_k > std::min<int64_t>(w.n_experts, kMaxTopK))
+    return InvalidArgument("moe: top_k " + std::to_string(p.top_k) + " outside 1..min(experts, 8)");
+  if (w.dtype != DType::kBF16 && w.dtype != DType::kF32) return Unsupported("moe: weights must be bf16 or f32");
+  if (!p.x || !p.x_w || !p.out || !w.router) return InvalidArgument("moe: x, x_w, out and router are required");
+  if (static_cast<int64_t>(w.gate.size()) != w.n_experts || w.up.size() != w.gate.size() ||
+      w.down.size() != w.gate.size())
+    return InvalidArgument("moe: one gate, up and down pointer per expert");
+  if (!p.workspace || p.workspace_bytes < MoeWorkspaceBytes(p.T, w, p.top_k))
+    return ResourceExhausted("moe: workspace too small (" + std::to_string(p.workspace_bytes) + " < " +
+                             std::to_string(MoeWorkspaceBytes(p.T, w, p.top_k)) + " bytes)");
+  if (p.T * p.top_k > 0x7fffffff) return InvalidArgument("moe: too many tokens");
+  return Status::Ok();
+}
+
+unsigned ElemGrid(int64_t n) { return static_cast<unsigned>(std::clamp<int64_t>(CeilDiv<int64_t>(n, 256), 1, 65535 * 8)); }
+
+Status RouteAll(const MoeForwardParams& p, const MoeWeights& w, GemmRunner& gemm, const MoeBuffers& b) {
+  GemmArgs r;
+  r.M = p.T;
+  r.N = w.n_experts;
+  r.K = w.hidden;
+  r.dtype = w.dtype;
+  r.x = p.x_w;
+  r.ldx = w.hidden;
+  r.W = w.router;
+  r.y = b.logits;
+  r.ldy = w.n_experts;
+  FOLIO_RETURN_IF_ERROR(gemm.Run(r));
+  return MoeRoute(b.logits, p.T, w.n_experts, p.top_k, p.renormalize, b.expert, b.weight, gemm.stream());
+}
+
+// y[rows of expert e] = in[rows] @ W_e^T for every expert with rows.
+Status PerExpertGemm(const std::vector<int32_t>& offsets, const std::vector<const void*>& weights,
+                     DType dtype, const void* in, int64_t in_cols, float* out, int64_t out_cols,
+                     GemmRunner& gemm) {
+  const size_t es = DTypeSize(dtype);
+  for (size_t e = 0; e + 1 < offsets.size(); ++e) {
+    const int64_t rows = offsets[e + 1] - offsets[e];
+    if (rows == 0) continue;
+    GemmArgs a;
+    a.M = rows;
+    a.N = out_cols;
+    a.K = in_cols;
+    a.dtype = dtype;
+    a.x = static_cast<const char*>(in) + es * static_cast<size_t>(offsets[e] * in_cols);
+    a.ldx = in_cols;
+    a.W = weights[e];
+    a.y = out + static_cast<int64_t>(offsets[e]) * out_cols;
+    a.ldy = out_cols;
+    FOLIO_RETURN_IF_ERROR(gemm.Run(a));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+size_t MoeWorkspaceBytes(int64_t T, const MoeWeights& w, int64_t top_k) {
+  MoeBuffers b;
+  return CarveMoe(nullptr, T, w, top_k, &b);
+}
+
+Status MoeRoute(const float* logits, int64_t T, int64_t E, int64_t k, bool renormalize, int32_t* expert,
+                float* weight, Stream stream) {
+  if (!logits || !expert || !weight || T < 1 || E < 1 || E > kMaxExperts || k < 1 || k > std::min<int64_t>(E, kMaxTopK))
+    return InvalidArgument("moe route: need logits, outputs, 1..64 experts and 1 <= k <= min(E, 8)");
+  MoeRouteKernel<<<static_cast<unsigned>(CeilDiv<int64_t>(T, 128)), 128, 0, stream>>>(
+      logits, T, static_cast<int>(E), static_cast<int>(k), renormalize, expert, weight);
+  return LaunchStatus("moe route kernel");
+}
+
+Status MoeGroup(const int32_t* expert, int64_t T, int64_t E, int64_t k, int32_t* offsets, int32_t* row_of,
+                int32_t* token_of, Stream stream) {
+  if (!expert || !offsets || !row_of || !token_of || T < 1 || E < 1 || E > kMaxExperts || k < 1)
+    return InvalidArgument("moe group: need all pointers, T >= 1, 1..64 experts, k >= 1");
+  MoeGroupKernel<<<1, kMaxExperts, 0, stream>>>(expert, T * k, static_cast<int>(E), static_cast<int>(k), offsets,
+                                                row_of, token_of);
+  return LaunchStatus("moe group kernel");
+}
+
+Status MoeForwardGrouped(const MoeForwardParams& p, const MoeWeights& w, GemmRunner& gemm) {
+  FOLIO_RETURN_IF_ERROR(Validate(p, w));
+  Stream stream = gemm.stream();
+  MoeBuffers b;
+  CarveMoe(p.workspace, p.T, w, p.top_k, &b);
+  const int64_t R = p.T * p.top_k, H = w.hidden, I = w.intermediate, E = w.n_experts;
+  FOLIO_RETURN_IF_ERROR(RouteAll(p, w, gemm, b));
+  FOLIO_RETURN_IF_ERROR(MoeGroup(b.expert, p.T, E, p.top_k, b.offsets, b.row_of, b.token_of, stream));
+  if (w.dtype == DType::kBF16) {
+    GatherRowsKernel<<<ElemGrid(R * H), 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(p.x_w), b.token_of,
+                                                          R, H, static_cast<__nv_bfloat16*>(b.xg));
+  } else {
+    GatherRowsKernel<<<ElemGrid(R * H), 256, 0, stream>>>(static_cast<const float*>(p.x_w), b.token_of, R, H,
+                                                          static_cast<float*>(b.xg));
+  }
+  FOLIO_RETURN_IF_ERROR(LaunchStatus("moe gather kernel"));
+  // The one host sync: GEMM shapes need the per-expert row counts.
+  std::vector<int32_t> offsets(static_cast<size_t>(E + 1));
+  FOLIO_RETURN_IF_ERROR(CudaStatus(
+      cudaMemcpyAsync(offsets.data(), b.offsets, sizeof(int32_t) * offsets.size(), cudaMemcpyDeviceToHost, stream),
+      "moe: reading expert counts"));
+  FOLIO_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream), "moe: waiting for routing"));
+  FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.gate, w.dtype, b.xg, H, b.g, I, gemm));
+  FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.up, w.dtype, b.xg, H, b.u, I, gemm));
+  SwiGLUParams sw;
+  sw.rows = R;
+  sw.cols = I;
+  sw.gate = b.g;
+  sw.up = b.u;
+  sw.in_stride = I;
+  if (w.dtype == DType::kBF16) {
+    sw.out_bf16 = static_cast<uint16_t*>(b.act);
+  } else {
+    sw.out = static_cast<float*>(b.act);
+  }
+  FOLIO_RETURN_IF_ERROR(SwiGLU(sw, stream));
+  FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.down, w.dtype, b.act, I, b.yg, H, gemm));
+  MoeCombineKernel<<<ElemGrid(p.T * H), 256, 0, stream>>>(b.yg, b.row_of, b.weight, p.T,
+                                                          static_cast<int>(p.top_k), H, p.out, p.accumulate);
+  return LaunchStatus("moe combine kernel");
+}
+
+// Launch heuristics (GEMV): 4 warps per block, a warp per output row; grid.y is the
+// assignment (gate/up) or token (down), so T * k must stay under 65536.
+Status MoeForwardGemv(const MoeForwardParams& p, const MoeWeights& w, GemmRunner& gemm) {
+  FOLIO_RETURN_IF_ERROR(Validate(p, w));
+  if (!w.device_ptrs) return InvalidArgument("moe gemv: device expert pointers are required");
+  if (p.T * p.top_k > 65535) return InvalidArgument("moe gemv: T * k above 65535 (use the grouped path)");
+  Stream stream = gemm.stream();
+  MoeBuffers b;
+  CarveMoe(p.workspace, p.T, w, p.top_k, &b);
+  FOLIO_RETURN_IF_ERROR(RouteAll(p, w, gemm, b));
+  const int64_t H = w.hidden, I = w.intermediate;
+  const int E = static_cast<int>(w.n_experts), k = static_cast<int>(p.top_k);
+  const dim3 g1(static_cast<unsigned>(CeilDiv<int64_t>(I, kGemvWarps)), static_cast<unsigned>(p.T * k));
+  const dim3 g2(static_cast<unsigned>(CeilDiv<int64_t>(H, kGemvWarps)), static_cast<unsigned>(p.T));
+  if (w.dtype == DType::kBF16) {
+    MoeGateUpGemvKernel<__nv_bfloat16><<<g1, kGemvWarps * 32, 0, stream>>>(p.x, H, I, k, b.expert, w.device_ptrs,
+                                                                           E, b.g);
+    MoeDownGemvKernel<__nv_bfloat16><<<g2, kGemvWarps * 32, 0, stream>>>(b.g, H, I, k, b.expert, b.weight,
+                                                                         w.device_ptrs, E, p.out, p.accumulate);
+  } else {
+    MoeGateUpGemvKernel<float><<<g1, kGemvWarps * 32, 0, stream>>>(p.x, H, I, k, b.expert, w.device_ptrs, E, b.g);
+    MoeDownGemvKernel<float><<<g2, kGemvWarps * 32, 0, stream>>>(b.g, H, I, k, b.expert, b.weight, w.device_ptrs,
+                                                                 E, p.out, p.accumulate);
+  }
+  return LaunchStatus("moe gemv kernels");
+}
+
+}  // namespace folio::kernels
