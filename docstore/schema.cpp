@@ -149,7 +149,7 @@ Result<int> SchemaVersion(sql::Database& db) {
   return st.ColumnInt(0);
 }
 
-Status MigrateToCurrent(sql::Database& db) {
+Status CheckCompatible(sql::Database& db) {
   FOLIO_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
   if (version > kSchemaVersion) {
     return Unsupported("this library was written by a newer Folio (schema " +
@@ -158,6 +158,12 @@ Status MigrateToCurrent(sql::Database& db) {
   }
   if (version < 0) return Corrupt("store damaged: negative schema version");
   if (version == 0) FOLIO_RETURN_IF_ERROR(CheckEmpty(db));
+  return Status::Ok();
+}
+
+Status MigrateToCurrent(sql::Database& db) {
+  FOLIO_RETURN_IF_ERROR(CheckCompatible(db));
+  FOLIO_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
   for (const Migration& m : kMigrations) {
     if (m.to_version <= version) continue;
     FOLIO_RETURN_IF_ERROR(RunMigration(db, m));

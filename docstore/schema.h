@@ -15,6 +15,10 @@ inline constexpr int kSchemaVersion = 2;
 // Reads PRAGMA user_version.
 Result<int> SchemaVersion(sql::Database& db);
 
+// Whether this build may open the store at all, before anything is written to it:
+// kUnsupported for a newer schema, kCorrupt for an SQLite file that is not a library.
+Status CheckCompatible(sql::Database& db);
+
 // Brings the store up to kSchemaVersion, one step at a time. Refuses (kUnsupported) a store
 // whose version is newer than this build knows.
 Status MigrateToCurrent(sql::Database& db);

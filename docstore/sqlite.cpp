@@ -190,13 +190,16 @@ Status Database::Configure(const OpenOptions& opt) {
   // Reading the schema first: a non-SQLite or damaged header fails here (NOTADB/CORRUPT)
   // before anything below could write to the file.
   FOLIO_RETURN_IF_ERROR(Exec("SELECT count(*) FROM sqlite_schema", path_));
-  // WAL: readers never block the writer and a crash mid-commit leaves the old state.
+  FOLIO_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"));
+  return opt.wal ? EnableWal() : Status::Ok();
+}
+
+Status Database::EnableWal() {
   FOLIO_ASSIGN_OR_RETURN(Statement wal, PrepareUncached("PRAGMA journal_mode=WAL"));
   FOLIO_ASSIGN_OR_RETURN(bool row, wal.Step());
   if (!row || wal.ColumnText(0) != "wal") {
     return IoError(path_ + ": cannot switch the library to WAL mode (is it on a network drive?)");
   }
-  FOLIO_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"));
   return Status::Ok();
 }
 

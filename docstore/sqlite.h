@@ -86,6 +86,7 @@ class Statement {
 struct OpenOptions {
   bool create = true;           // create the file when absent
   int busy_timeout_ms = 10000;  // how long a writer waits for another before giving up
+  bool wal = true;  // false: leave the journal mode alone (call EnableWal() once checked)
 };
 
 class Database {
@@ -104,6 +105,9 @@ class Database {
   Result<Statement> Prepare(const char* sql);
   // Prepares without caching (for one-off statements).
   Result<Statement> PrepareUncached(std::string_view sql);
+  // Switches the file to WAL: readers never block the writer, and a crash mid-commit
+  // leaves the previous state. Writes the file header, so only for files known to be ours.
+  Status EnableWal();
   // Runs one or more statements without parameters (DDL, PRAGMAs).
   Status Exec(const char* sql, std::string_view what = "updating the library");
 

@@ -157,7 +157,11 @@ Result<std::unique_ptr<Library>> Library::Open(const std::string& path,
   if (fs::is_directory(path, ec)) {
     return InvalidArgument(path + " is a folder; the library is a file (e.g. library.sqlite)");
   }
-  FOLIO_ASSIGN_OR_RETURN(auto db, sql::Database::Open(path, options));
+  sql::OpenOptions checked_first = options;
+  checked_first.wal = false;  // a newer or foreign file must not be touched, not even its header
+  FOLIO_ASSIGN_OR_RETURN(auto db, sql::Database::Open(path, checked_first));
+  FOLIO_RETURN_IF_ERROR(CheckCompatible(*db).WithContext(path));
+  if (options.wal) FOLIO_RETURN_IF_ERROR(db->EnableWal());
   FOLIO_RETURN_IF_ERROR(MigrateToCurrent(*db).WithContext(path));
   return std::unique_ptr<Library>(new Library(std::move(db)));
 }
