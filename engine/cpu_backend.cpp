@@ -1,0 +1,280 @@
+// The Jamba forward pass on the CPU (JAMBA.md):
+//   x = embed(ids)
+//   per layer: h = x + Mixer(RMSNorm_input(x)); x = h + MLP(RMSNorm_pre_ff(h))
+//   logits = lm_head(RMSNorm_final(x))
+#include "engine/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+namespace folio {
+namespace {
+
+// One sequence's hybrid cache on the CPU.
+struct CpuLayerCache {
+  std::vector<float> k;     // [position, n_kv_heads * head_dim]  attention layers
+  std::vector<float> v;     // [position, n_kv_heads * head_dim]
+  std::vector<float> conv;  // [d_inner, d_conv - 1]  Mamba layers, oldest input first
+  std::vector<float> ssm;   // [d_inner, d_state]
+};
+
+class CpuCache : public CacheState {
+ public:
+  CpuCache(const void* made_by, int64_t max_context) : owner(made_by), max_ctx(max_context) {}
+  int64_t position() const override { return pos; }
+  int64_t max_context() const override { return max_ctx; }
+  uint64_t bytes() const override {
+    uint64_t n = 0;
+    for (const auto& l : layers) n += (l.k.size() + l.v.size() + l.conv.size() + l.ssm.size()) * 4;
+    return n;
+  }
+
+  const void* owner;  // the backend that made it
+  int64_t max_ctx;
+  int64_t pos = 0;
+  std::vector<CpuLayerCache> layers;
+};
+
+std::mutex g_forward_mu;  // the cpu ops share one pool: one Forward at a time
+
+// Activations of one Forward call, sized by T.
+struct Graph {
+  const ModelConfig& c;
+  const OpTable& ops;
+  int64_t T;
+
+  void Add(float* x, const float* y, int64_t n) const {
+    for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+  }
+
+  // out[T, H] = Mamba(u[T, H]); updates the layer's conv and SSM state.
+  void Mamba(const MambaWeights& w, CpuLayerCache& cache, const float* u, float* out) const {
+    const int64_t H = c.hidden_size, Dn = c.d_inner(), N = c.mamba_d_state, R = c.mamba_dt_rank;
+    const double eps = c.rms_norm_eps;
+    std::vector<float> xz(static_cast<size_t>(T * 2 * Dn));
+    ops.MatMul(u, T, H, w.in_proj, w.in_proj_bias.data ? &w.in_proj_bias : nullptr, xz.data());
+    std::vector<float> xs(static_cast<size_t>(T * Dn)), z(xs.size()), xc(xs.size());
+    for (int64_t t = 0; t < T; ++t) {
+      std::copy_n(xz.data() + t * 2 * Dn, Dn, xs.data() + t * Dn);
+      std::copy_n(xz.data() + t * 2 * Dn + Dn, Dn, z.data() + t * Dn);
+    }
+    ops.CausalConv1d({T, Dn, c.mamba_d_conv, xs.data(), w.conv_w.data(),
+                      w.conv_b.empty() ? nullptr : w.conv_b.data(), cache.conv.data(), xc.data()});
+    for (float& v : xc) v = Silu(v);
+    // p[T, R + 2N] = x_proj(xc); dt, B, C = split(p), each RMS-normalised.
+    const int64_t P = R + 2 * N;
+    std::vector<float> p(static_cast<size_t>(T * P));
+    ops.MatMul(xc.data(), T, Dn, w.x_proj, nullptr, p.data());
+    std::vector<float> dt_in(static_cast<size_t>(T * R)), B(static_cast<size_t>(T * N)), C(B.size());
+    for (int64_t t = 0; t < T; ++t) {
+      std::copy_n(p.data() + t * P, R, dt_in.data() + t * R);
+      std::copy_n(p.data() + t * P + R, N, B.data() + t * N);
+      std::copy_n(p.data() + t * P + R + N, N, C.data() + t * N);
+    }
+    ops.RmsNorm(dt_in.data(), w.dt_norm, eps, T, R, dt_in.data());
+    ops.RmsNorm(B.data(), w.b_norm, eps, T, N, B.data());
+    ops.RmsNorm(C.data(), w.c_norm, eps, T, N, C.data());
+    std::vector<float> dt(static_cast<size_t>(T * Dn));
+    ops.MatMul(dt_in.data(), T, R, w.dt_proj, &w.dt_proj_bias, dt.data());
+    for (float& v : dt) v = Softplus(v);
+    std::vector<float>& y = xs;  // reuse: xs is no longer needed
+    ops.SelectiveScan({T, Dn, N, xc.data(), dt.data(), B.data(), C.data(), z.data(), w.A.data(),
+                       w.D.data(), cache.ssm.data(), y.data()});
+    ops.MatMul(y.data(), T, Dn, w.out_proj, w.out_proj_bias.data ? &w.out_proj_bias : nullptr, out);
+  }
+
+  // out[T, H] = Attention(u[T, H]) over the cache's past positions plus these T.
+  void Attention(const AttentionWeights& w, CpuLayerCache& cache, int64_t past, const float* u,
+                 float* out) const {
+    const int64_t H = c.hidden_size, hd = c.head_dim();
+    const int64_t qd = c.num_attention_heads * hd, kvd = c.num_key_value_heads * hd;
+    std::vector<float> q(static_cast<size_t>(T * qd)), o(q.size());
+    cache.k.resize(static_cast<size_t>((past + T) * kvd));
+    cache.v.resize(cache.k.size());
+    ops.MatMul(u, T, H, w.q, nullptr, q.data());
+    ops.MatMul(u, T, H, w.k, nullptr, cache.k.data() + past * kvd);
+    ops.MatMul(u, T, H, w.v, nullptr, cache.v.data() + past * kvd);
+    ops.Attention({T, past, c.num_attention_heads, c.num_key_value_heads, hd, q.data(),
+                   cache.k.data(), cache.v.data(), o.data()});
+    ops.MatMul(o.data(), T, qd, w.o, nullptr, out);
+  }
+
+  // out[rows, H] = down(silu(gate(u)) * up(u)).
+  void Mlp(const MlpWeights& w, const float* u, int64_t rows, float* out) const {
+    const int64_t H = c.hidden_size, I = c.intermediate_size;
+    std::vector<float> g(static_cast<size_t>(rows * I)), up(g.size());
+    ops.MatMul(u, rows, H, w.gate, nullptr, g.data());
+    ops.MatMul(u, rows, H, w.up, nullptr, up.data());
+    ops.SwiGLU(g.data(), up.data(), rows * I, g.data());
+    ops.MatMul(g.data(), rows, I, w.down, nullptr, out);
+  }
+
+  // out[T, H] = sum over each token's top-k experts of p_e * expert_e(u), p = softmax of the
+  // router logits over all experts (float32), not renormalised over the top k.
+  void MoE(const MoEWeights& w, const float* u, float* out) const {
+    const int64_t H = c.hidden_size, E = c.num_experts;
+    const int64_t k = std::min(c.num_experts_per_tok, E);
+    std::vector<float> probs(static_cast<size_t>(T * E));
+    ops.MatMul(u, T, H, w.router, nullptr, probs.data());
+    ops.Softmax(probs.data(), T, E);
+    // Route: per expert, the tokens that chose it and their weights.
+    std::vector<std::vector<std::pair<int64_t, float>>> routed(static_cast<size_t>(E));
+    std::vector<int64_t> order(static_cast<size_t>(E));
+    for (int64_t t = 0; t < T; ++t) {
+      const float* pt = probs.data() + t * E;
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
+        return pt[a] > pt[b] || (pt[a] == pt[b] && a < b);
+      });
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t e = order[static_cast<size_t>(j)];
+        routed[static_cast<size_t>(e)].push_back({t, pt[e]});
+      }
+    }
+    std::fill_n(out, T * H, 0.0f);
+    std::vector<float> xe, ye;
+    for (int64_t e = 0; e < E; ++e) {
+      const auto& toks = routed[static_cast<size_t>(e)];
+      if (toks.empty()) continue;
+      const int64_t n = static_cast<int64_t>(toks.size());
+      xe.resize(static_cast<size_t>(n * H));
+      ye.resize(xe.size());
+      for (int64_t i = 0; i < n; ++i) std::copy_n(u + toks[size_t(i)].first * H, H, xe.data() + i * H);
+      Mlp(w.experts[static_cast<size_t>(e)], xe.data(), n, ye.data());
+      for (int64_t i = 0; i < n; ++i) {
+        float* o = out + toks[size_t(i)].first * H;
+        const float* y = ye.data() + i * H;
+        const float p = toks[size_t(i)].second;
+        for (int64_t j = 0; j < H; ++j) o[j] += p * y[j];
+      }
+    }
+  }
+};
+
+Status CheckIds(const int64_t* ids, int64_t T, int64_t vocab) {
+  for (int64_t i = 0; i < T; ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab) {
+      return InvalidArgument("token id " + std::to_string(ids[i]) +
+                             " is out of range for this model (vocab " + std::to_string(vocab) +
+                             ")");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(std::shared_ptr<const Checkpoint> checkpoint, JambaWeights weights,
+                       const OpTable& ops)
+    : checkpoint_(std::move(checkpoint)), weights_(std::move(weights)), ops_(&ops) {}
+
+Result<std::unique_ptr<CpuBackend>> CpuBackend::Create(std::shared_ptr<const Checkpoint> checkpoint,
+                                                       const CpuBackendOptions& options) {
+  if (!checkpoint) return InvalidArgument("no checkpoint given to the CPU backend");
+  FOLIO_ASSIGN_OR_RETURN(JambaWeights weights, JambaWeights::Bind(*checkpoint));
+  if (options.threads > 0) cpu::SetNumThreads(options.threads);
+  const OpTable& ops = options.reference_ops ? RefOps() : CpuOps();
+  return std::unique_ptr<CpuBackend>(new CpuBackend(std::move(checkpoint), std::move(weights), ops));
+}
+
+Result<std::unique_ptr<CpuBackend>> CpuBackend::Open(const std::string& dir,
+                                                     const CpuBackendOptions& options) {
+  FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(dir));
+  return Create(std::shared_ptr<const Checkpoint>(std::move(ckpt)), options);
+}
+
+Result<std::unique_ptr<CacheState>> CpuBackend::NewCache(int64_t max_context) {
+  if (max_context <= 0) return InvalidArgument("max_context must be positive");
+  const ModelConfig& c = config();
+  auto cache = std::make_unique<CpuCache>(this, max_context);
+  cache->layers.resize(weights_.layers.size());
+  for (size_t i = 0; i < weights_.layers.size(); ++i) {
+    if (weights_.layers[i].plan.mixer == MixerKind::kMamba) {
+      cache->layers[i].conv.assign(static_cast<size_t>(c.d_inner() * (c.mamba_d_conv - 1)), 0.0f);
+      cache->layers[i].ssm.assign(static_cast<size_t>(c.d_inner() * c.mamba_d_state), 0.0f);
+    }
+  }
+  return std::unique_ptr<CacheState>(std::move(cache));
+}
+
+Status CpuBackend::Forward(const int64_t* ids, int64_t T, CacheState& cache_state,
+                           const ForwardOutputs& out) {
+  auto* cache = dynamic_cast<CpuCache*>(&cache_state);
+  if (!cache || cache->owner != this) return InvalidArgument("cache was made by another backend");
+  if (T <= 0) return InvalidArgument("Forward needs at least one token");
+  const ModelConfig& c = config();
+  FOLIO_RETURN_IF_ERROR(CheckIds(ids, T, c.vocab_size));
+  if (cache->pos + T > cache->max_ctx) {
+    return ResourceExhausted("context exceeded (" + std::to_string(cache->pos + T) + " / " +
+                             std::to_string(cache->max_ctx) + ")");
+  }
+  if (out.mode != LogitsMode::kNone && !out.logits) return InvalidArgument("no logits buffer");
+  FOLIO_RETURN_IF_ERROR(checkpoint_->CheckIntact());
+  std::lock_guard<std::mutex> lock(g_forward_mu);
+
+  const int64_t H = c.hidden_size, L = static_cast<int64_t>(weights_.layers.size());
+  const Graph g{c, *ops_, T};
+  std::vector<float> x(static_cast<size_t>(T * H)), xn(x.size()), y(x.size());
+  for (int64_t t = 0; t < T; ++t) weights_.embed.ToF32(ids[t] * H, H, x.data() + t * H);
+  if (observer_) observer_(-1, x.data(), T, H);
+  for (int64_t i = 0; i < L; ++i) {
+    const LayerWeights& w = weights_.layers[static_cast<size_t>(i)];
+    CpuLayerCache& lc = cache->layers[static_cast<size_t>(i)];
+    ops_->RmsNorm(x.data(), w.input_norm, c.rms_norm_eps, T, H, xn.data());
+    if (w.plan.mixer == MixerKind::kMamba) {
+      g.Mamba(w.mamba, lc, xn.data(), y.data());
+    } else {
+      g.Attention(w.attn, lc, cache->pos, xn.data(), y.data());
+    }
+    g.Add(x.data(), y.data(), T * H);
+    ops_->RmsNorm(x.data(), w.pre_ff_norm, c.rms_norm_eps, T, H, xn.data());
+    if (w.plan.mlp == MlpKind::kMoE) {
+      g.MoE(w.moe, xn.data(), y.data());
+    } else {
+      g.Mlp(w.mlp, xn.data(), T, y.data());
+    }
+    g.Add(x.data(), y.data(), T * H);
+    if (observer_) observer_(i, x.data(), T, H);
+  }
+  ops_->RmsNorm(x.data(), weights_.final_norm, c.rms_norm_eps, T, H, xn.data());
+  if (observer_) observer_(L, xn.data(), T, H);
+  if (out.mode == LogitsMode::kLast) {
+    ops_->MatMul(xn.data() + (T - 1) * H, 1, H, weights_.lm_head, nullptr, out.logits);
+  } else if (out.mode == LogitsMode::kAll) {
+    ops_->MatMul(xn.data(), T, H, weights_.lm_head, nullptr, out.logits);
+  }
+  cache->pos += T;
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<CacheState>> CpuBackend::Snapshot(const CacheState& cache_state) {
+  const auto* cache = dynamic_cast<const CpuCache*>(&cache_state);
+  if (!cache || cache->owner != this) return InvalidArgument("cache was made by another backend");
+  return std::unique_ptr<CacheState>(std::make_unique<CpuCache>(*cache));
+}
+
+Status CpuBackend::Restore(const CacheState& snapshot, CacheState& cache_state) {
+  const auto* from = dynamic_cast<const CpuCache*>(&snapshot);
+  auto* to = dynamic_cast<CpuCache*>(&cache_state);
+  if (!from || !to || from->owner != this || to->owner != this) {
+    return InvalidArgument("snapshot or cache was made by another backend");
+  }
+  if (from->pos > to->max_ctx) {
+    return InvalidArgument("snapshot holds " + std::to_string(from->pos) +
+                           " tokens, more than this cache's context of " +
+                           std::to_string(to->max_ctx));
+  }
+  const int64_t max_ctx = to->max_ctx;
+  *to = *from;
+  to->max_ctx = max_ctx;
+  return Status::Ok();
+}
+
+Status CpuBackend::SetHiddenObserver(HiddenObserver observer) {
+  observer_ = std::move(observer);
+  return Status::Ok();
+}
+
+}  // namespace folio

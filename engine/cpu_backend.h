@@ -1,0 +1,54 @@
+// The CPU backend: the Jamba graph of JAMBA.md in float32 over weights kept in their
+// stored dtype, on the folio::cpu ops (or the folio::ref ops, for tests). This is the
+// reference every faster path is checked against.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/backend.h"
+#include "engine/checkpoint.h"
+#include "engine/model.h"
+#include "engine/ops.h"
+
+namespace folio {
+
+struct CpuBackendOptions {
+  int threads = 0;             // worker threads for the cpu ops; 0 = all cores
+  bool reference_ops = false;  // run on folio::ref (slow; tests compare the two)
+};
+
+class CpuBackend : public Backend {
+ public:
+  // Binds the weights of an opened checkpoint (shared: the views point into its maps).
+  static Result<std::unique_ptr<CpuBackend>> Create(std::shared_ptr<const Checkpoint> checkpoint,
+                                                    const CpuBackendOptions& options = {});
+  // Opens DIR (config.json + safetensors) and binds it.
+  static Result<std::unique_ptr<CpuBackend>> Open(const std::string& dir,
+                                                  const CpuBackendOptions& options = {});
+
+  std::string name() const override { return ops_->name == RefOps().name ? "cpu-ref" : "cpu"; }
+  const ModelConfig& config() const override { return checkpoint_->config(); }
+  Result<std::unique_ptr<CacheState>> NewCache(int64_t max_context) override;
+  // Serialised: one Forward at a time per process (the cpu ops share one thread pool).
+  Status Forward(const int64_t* ids, int64_t T, CacheState& cache,
+                 const ForwardOutputs& out) override;
+  Result<std::unique_ptr<CacheState>> Snapshot(const CacheState& cache) override;
+  Status Restore(const CacheState& snapshot, CacheState& cache) override;
+  Status SetHiddenObserver(HiddenObserver observer) override;
+
+  const JambaWeights& weights() const { return weights_; }
+  const Checkpoint& checkpoint() const { return *checkpoint_; }
+
+ private:
+  CpuBackend(std::shared_ptr<const Checkpoint> checkpoint, JambaWeights weights,
+             const OpTable& ops);
+
+  std::shared_ptr<const Checkpoint> checkpoint_;
+  JambaWeights weights_;
+  const OpTable* ops_;
+  HiddenObserver observer_;
+};
+
+}  // namespace folio
