@@ -1,0 +1,336 @@
+// The non-Mamba, non-attention kernels against folio::ref or plain host loops: cuBLAS
+// GEMMs (f32 exact, bf16), RMSNorm with the residual add and aliasing, SwiGLU, softplus,
+// embedding gather, MoE routing/grouping and both MoE paths, argmax and top-p sampling.
+#include <numeric>
+
+#include "engine/ops.h"
+#include "gpu_test_util.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "kernels/moe.h"
+#include "kernels/norms.h"
+#include "kernels/sampling.h"
+
+using namespace folio;
+using namespace folio::gputest;
+
+namespace {
+
+// y = x W^T on the host through ref::MatMul (W as float32 or bf16 storage).
+std::vector<float> HostMatMul(const std::vector<float>& x, int64_t M, int64_t K, const void* w, DType dt, int64_t N) {
+  std::vector<float> y(M * N);
+  const TensorView W = HostView(w, dt, {N, K});
+  ref::MatMul(x.data(), M, K, W, nullptr, y.data());
+  return y;
+}
+
+// The MoE of moe.h on the host, in double, from float weights.
+std::vector<float> HostMoe(const std::vector<float>& x, int64_t T, int64_t H, int64_t I, int64_t E, int64_t k,
+                           const std::vector<float>& router, const std::vector<std::vector<float>>& gate,
+                           const std::vector<std::vector<float>>& up, const std::vector<std::vector<float>>& down,
+                           bool round_act_bf16) {
+  std::vector<float> out(T * H, 0.0f);
+  for (int64_t t = 0; t < T; ++t) {
+    const float* xr = x.data() + t * H;
+    std::vector<double> logit(E);
+    for (int64_t e = 0; e < E; ++e) {
+      double s = 0;
+      for (int64_t h = 0; h < H; ++h) s += double(router[e * H + h]) * xr[h];
+      logit[e] = s;
+    }
+    double mx = -INFINITY;
+    for (double v : logit) mx = std::max(mx, v);
+    double sum = 0;
+    for (double l : logit) sum += std::exp(l - mx);
+    std::vector<int64_t> order(E);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return logit[a] > logit[b]; });
+    for (int64_t s = 0; s < k; ++s) {
+      const int64_t e = order[s];
+      const double wgt = std::exp(logit[e] - mx) / sum;  // not renormalised (Jamba)
+      std::vector<float> act(I);
+      for (int64_t i = 0; i < I; ++i) {
+        double g = 0, u = 0;
+        for (int64_t h = 0; h < H; ++h) {
+          g += double(gate[e][i * H + h]) * xr[h];
+          u += double(up[e][i * H + h]) * xr[h];
+        }
+        act[i] = static_cast<float>(g / (1 + std::exp(-g)) * u);
+        if (round_act_bf16) act[i] = Bf16ToF32(F32ToBf16(act[i]));
+      }
+      for (int64_t j = 0; j < H; ++j) {
+        double d = 0;
+        for (int64_t i = 0; i < I; ++i) d += double(down[e][j * I + i]) * act[i];
+        out[t * H + j] += static_cast<float>(wgt * d);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+class TestGpuDense : public QObject {
+  Q_OBJECT
+ private slots:
+  void gemmF32IsExactAndBf16IsClose() {
+    auto runner = kernels::GemmRunner::Create(nullptr);
+    QVERIFY2(runner.ok(), runner.status().message().c_str());
+    for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 7, 33}, {37, 64, 48}, {130, 97, 257}}) {
+      const std::vector<float> x = Normal(M * (K + 3), 11), w = Normal(N * K, 12), y0 = Normal(M * N, 13);
+      std::vector<float> xc(M * K);  // the contiguous view of x's first K columns of each row
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t kk = 0; kk < K; ++kk) xc[m * K + kk] = x[m * (K + 3) + kk];
+      for (bool bf16 : {false, true}) {
+        const std::vector<float> xr = bf16 ? RoundBf16(xc) : xc;
+        const std::vector<uint16_t> w16 = ToBf16(w);
+        std::vector<float> want = bf16 ? HostMatMul(xr, M, K, w16.data(), DType::kBF16, N)
+                                       : HostMatMul(xr, M, K, w.data(), DType::kF32, N);
+        for (size_t i = 0; i < want.size(); ++i) want[i] += y0[i];  // accumulate = true
+        DeviceBuffer<float> dx32(x), dw32(w), dy(y0);
+        DeviceBuffer<uint16_t> dx16(ToBf16(x)), dw16(w16);
+        kernels::GemmArgs a;
+        a.M = M;
+        a.N = N;
+        a.K = K;
+        a.dtype = bf16 ? DType::kBF16 : DType::kF32;
+        a.x = bf16 ? static_cast<const void*>(dx16.get()) : dx32.get();
+        a.ldx = K + 3;
+        a.W = bf16 ? static_cast<const void*>(dw16.get()) : dw32.get();
+        a.y = dy.get();
+        a.ldy = N;
+        a.accumulate = true;
+        FOLIO_EXPECT_OK(runner.value()->Run(a));
+        FOLIO_EXPECT_CLOSE(bf16 ? "gemm bf16" : "gemm f32", dy.Download(), want, 1e-5);
+      }
+    }
+  }
+
+  void rmsNormFusesResidualAndAllowsAliasing() {
+    for (auto [rows, dim] : {std::pair<int64_t, int64_t>{1, 8}, {5, 64}, {3, 4097}}) {
+      const std::vector<float> x = Normal(rows * dim, 21), r = Normal(rows * dim, 22), w = Normal(dim, 23, 0.5f, 1.0f);
+      std::vector<float> h(rows * dim), want(rows * dim);
+      for (size_t i = 0; i < h.size(); ++i) h[i] = x[i] + r[i];
+      ref::RmsNorm(h.data(), HostView(w.data(), DType::kF32, {dim}), 1e-6, rows, dim, want.data());
+      // residual_out over residual_in, out over x: the decoder layer's in-place form.
+      DeviceBuffer<float> dx(x), dr(r), dw(w);
+      DeviceBuffer<uint16_t> d16(rows * dim);
+      kernels::RmsNormParams p;
+      p.rows = rows;
+      p.dim = dim;
+      p.x = dx.get();
+      p.x_stride = dim;
+      p.residual_in = dr.get();
+      p.residual_out = dr.get();
+      p.weight = dw.get();
+      p.eps = 1e-6f;
+      p.out = dx.get();
+      p.out_stride = dim;
+      p.out_bf16 = d16.get();
+      FOLIO_EXPECT_OK(kernels::RmsNorm(p, nullptr));
+      FOLIO_EXPECT_CLOSE("rmsnorm out", dx.Download(), want, 1e-5);
+      FOLIO_EXPECT_CLOSE("rmsnorm residual", dr.Download(), h, 0.0);
+      std::vector<float> b16;
+      for (uint16_t v : d16.Download()) b16.push_back(Bf16ToF32(v));
+      FOLIO_EXPECT_CLOSE("rmsnorm bf16 out", b16, want, 8e-3);
+    }
+  }
+
+  void swigluSoftplusGatherMatchHost() {
+    const int64_t rows = 7, cols = 131;
+    const std::vector<float> gu = Normal(rows * 2 * cols, 31);
+    std::vector<float> g(rows * cols), u(rows * cols), want(rows * cols);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        g[r * cols + c] = gu[r * 2 * cols + c];
+        u[r * cols + c] = gu[r * 2 * cols + cols + c];
+      }
+    ref::SwiGLU(g.data(), u.data(), rows * cols, want.data());
+    DeviceBuffer<float> dgu(gu), out(rows * cols);
+    kernels::SwiGLUParams sp;
+    sp.rows = rows;
+    sp.cols = cols;
+    sp.gate = dgu.get();
+    sp.up = dgu.get() + cols;
+    sp.in_stride = 2 * cols;
+    sp.out = out.get();
+    FOLIO_EXPECT_OK(kernels::SwiGLU(sp, nullptr));
+    FOLIO_EXPECT_CLOSE("swiglu", out.Download(), want, 1e-6);
+
+    const std::vector<float> x = Normal(rows * cols, 32, 10.0f), bias = Normal(cols, 33);
+    std::vector<float> sw(rows * cols);
+    for (size_t i = 0; i < sw.size(); ++i) sw[i] = Softplus(x[i] + bias[i % cols]);
+    DeviceBuffer<float> dx(x), db(bias);
+    FOLIO_EXPECT_OK(kernels::AddBiasSoftplus(dx.get(), db.get(), rows, cols, cols, nullptr));
+    FOLIO_EXPECT_CLOSE("softplus", dx.Download(), sw, 1e-6);
+
+    const int64_t vocab = 50, dim = 19;
+    const std::vector<float> table = Normal(vocab * dim, 34);
+    const std::vector<int32_t> ids = {0, 49, 7, 7, 13};
+    std::vector<float> gathered;
+    for (int32_t id : ids) gathered.insert(gathered.end(), table.begin() + id * dim, table.begin() + (id + 1) * dim);
+    DeviceBuffer<float> dt(table), dout(ids.size() * dim);
+    DeviceBuffer<uint16_t> dt16(ToBf16(table));
+    DeviceBuffer<int32_t> did(ids);
+    FOLIO_EXPECT_OK(kernels::EmbeddingGather(dt.get(), DType::kF32, vocab, dim, did.get(), 5, dout.get(), nullptr));
+    FOLIO_EXPECT_CLOSE("gather f32", dout.Download(), gathered, 0.0);
+    FOLIO_EXPECT_OK(kernels::EmbeddingGather(dt16.get(), DType::kBF16, vocab, dim, did.get(), 5, dout.get(), nullptr));
+    FOLIO_EXPECT_CLOSE("gather bf16", dout.Download(), RoundBf16(gathered), 0.0);
+  }
+
+  void moeRoutingKeepsTopKWithoutRenormalising() {
+    const int64_t T = 37, E = 16, k = 2;
+    const std::vector<float> logits = Normal(T * E, 41, 2.0f);
+    DeviceBuffer<float> dl(logits), dw(T * k);
+    DeviceBuffer<int32_t> de(T * k), off(E + 1), row_of(T * k), token_of(T * k);
+    FOLIO_EXPECT_OK(kernels::MoeRoute(dl.get(), T, E, k, false, de.get(), dw.get(), nullptr));
+    FOLIO_EXPECT_OK(kernels::MoeGroup(de.get(), T, E, k, off.get(), row_of.get(), token_of.get(), nullptr));
+    const std::vector<int32_t> ex = de.Download(), offs = off.Download(), ro = row_of.Download(), to = token_of.Download();
+    const std::vector<float> w = dw.Download();
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<float> p(logits.begin() + t * E, logits.begin() + (t + 1) * E);
+      ref::Softmax(p.data(), 1, E);
+      std::vector<int64_t> order(E);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return p[a] > p[b]; });
+      for (int64_t s = 0; s < k; ++s) {
+        QCOMPARE(int64_t{ex[t * k + s]}, order[s]);
+        QVERIFY(std::fabs(w[t * k + s] - p[order[s]]) < 1e-6f);
+        const int32_t r = ro[t * k + s];  // the row holding this assignment belongs to its expert
+        QVERIFY(r >= offs[ex[t * k + s]] && r < offs[ex[t * k + s] + 1]);
+        QCOMPARE(int64_t{to[r]}, t);
+      }
+      QVERIFY(w[t * k] + w[t * k + 1] < 1.0f);  // Jamba keeps the raw probabilities
+    }
+    QCOMPARE(offs[E], static_cast<int32_t>(T * k));
+  }
+
+  void moeGroupedAndGemvPathsMatchHost() {
+    auto runner = kernels::GemmRunner::Create(nullptr);
+    QVERIFY2(runner.ok(), runner.status().message().c_str());
+    for (auto [T, E, bf16] : {std::tuple<int64_t, int64_t, bool>{1, 4, false}, {7, 8, false}, {33, 16, false},
+                              {1, 16, true}, {29, 8, true}}) {
+      const int64_t H = 48, I = 40, k = 2;
+      const uint32_t seed = static_cast<uint32_t>(T * 100 + E);
+      std::vector<float> x = Normal(T * H, seed), router = Normal(E * H, seed + 1, 0.3f);
+      std::vector<std::vector<float>> gate, up, down;
+      for (int64_t e = 0; e < E; ++e) {
+        gate.push_back(Normal(I * H, seed + 10 + e, 0.2f));
+        up.push_back(Normal(I * H, seed + 40 + e, 0.2f));
+        down.push_back(Normal(H * I, seed + 70 + e, 0.2f));
+      }
+      if (bf16) {  // the host sees the rounded values the GPU sees
+        x = RoundBf16(x);
+        router = RoundBf16(router);
+        for (int64_t e = 0; e < E; ++e) {
+          gate[e] = RoundBf16(gate[e]);
+          up[e] = RoundBf16(up[e]);
+          down[e] = RoundBf16(down[e]);
+        }
+      }
+      const std::vector<float> want_grouped = HostMoe(x, T, H, I, E, k, router, gate, up, down, bf16);
+      const std::vector<float> want_gemv = HostMoe(x, T, H, I, E, k, router, gate, up, down, false);
+      // Upload: one buffer per matrix, in the weights' dtype.
+      std::vector<std::unique_ptr<DeviceBuffer<float>>> f32s;
+      std::vector<std::unique_ptr<DeviceBuffer<uint16_t>>> b16s;
+      auto upload = [&](const std::vector<float>& v) -> const void* {
+        if (bf16) return b16s.emplace_back(std::make_unique<DeviceBuffer<uint16_t>>(ToBf16(v)))->get();
+        return f32s.emplace_back(std::make_unique<DeviceBuffer<float>>(v))->get();
+      };
+      kernels::MoeWeights w;
+      w.n_experts = E;
+      w.hidden = H;
+      w.intermediate = I;
+      w.dtype = bf16 ? DType::kBF16 : DType::kF32;
+      w.router = upload(router);
+      for (int64_t e = 0; e < E; ++e) {
+        w.gate.push_back(upload(gate[e]));
+        w.up.push_back(upload(up[e]));
+        w.down.push_back(upload(down[e]));
+      }
+      std::vector<const void*> ptrs(w.gate);
+      ptrs.insert(ptrs.end(), w.up.begin(), w.up.end());
+      ptrs.insert(ptrs.end(), w.down.begin(), w.down.end());
+      DeviceBuffer<const void*> dptrs(ptrs);
+      w.device_ptrs = dptrs.get();
+      DeviceBuffer<float> dx(x), out(T * H);
+      DeviceBuffer<uint16_t> dx16(ToBf16(x));
+      const size_t ws_bytes = kernels::MoeWorkspaceBytes(T, w, k);
+      DeviceBuffer<uint8_t> ws(ws_bytes);
+      kernels::MoeForwardParams p;
+      p.T = T;
+      p.top_k = k;
+      p.x = dx.get();
+      p.x_w = bf16 ? static_cast<const void*>(dx16.get()) : dx.get();
+      p.out = out.get();
+      p.workspace = ws.get();
+      p.workspace_bytes = ws_bytes;
+      const double tol = bf16 ? 2e-3 : 1e-5;
+      const QString what = QString("T=%1 E=%2 %3").arg(T).arg(E).arg(bf16 ? "bf16" : "f32");
+      FOLIO_EXPECT_OK(kernels::MoeForwardGrouped(p, w, *runner.value()));
+      FOLIO_EXPECT_CLOSE(qPrintable("moe grouped " + what), out.Download(), want_grouped, tol);
+      FOLIO_EXPECT_OK(kernels::MoeForwardGemv(p, w, *runner.value()));
+      FOLIO_EXPECT_CLOSE(qPrintable("moe gemv " + what), out.Download(), want_gemv, tol);
+    }
+  }
+
+  void argmaxPicksTheLargestLowestIndex() {
+    const int64_t rows = 3, vocab = 65536 + 17;
+    std::vector<float> l = Normal(rows * vocab, 51);
+    l[0 * vocab + 12345] = 50.0f;
+    l[1 * vocab + vocab - 1] = 50.0f;
+    l[2 * vocab + 7] = 50.0f;
+    l[2 * vocab + 9000] = 50.0f;  // a tie: the lower index wins
+    DeviceBuffer<float> dl(l);
+    DeviceBuffer<int32_t> out(rows);
+    FOLIO_EXPECT_OK(kernels::ArgmaxRows(dl.get(), rows, vocab, out.get(), nullptr));
+    const std::vector<int32_t> got = out.Download();
+    QCOMPARE(got[0], 12345);
+    QCOMPARE(got[1], static_cast<int32_t>(vocab - 1));
+    QCOMPARE(got[2], 7);
+  }
+
+  void topPDrawsByInverseCdfOverTheNucleus() {
+    const int64_t vocab = 1000;
+    const std::vector<float> l = Normal(vocab, 61, 3.0f);
+    DeviceBuffer<float> dl(l);
+    DeviceBuffer<int32_t> out(1);
+    for (float top_p : {1.0f, 0.9f, 0.5f, 1e-6f}) {
+      const float temp = 0.8f;
+      // Host: probabilities in double, nucleus = tokens with p >= the smallest p of the
+      // top-p prefix, inverse CDF in index order.
+      std::vector<double> p(vocab);
+      double mx = -INFINITY;
+      for (float v : l) mx = std::max(mx, double(v));
+      double sum = 0;
+      for (int64_t i = 0; i < vocab; ++i) sum += (p[i] = std::exp((l[i] - mx) / temp));
+      for (double& v : p) v /= sum;
+      std::vector<double> sorted(p);
+      std::sort(sorted.rbegin(), sorted.rend());
+      double mass = 0, tau = 0;
+      for (double v : sorted) {
+        mass += v;
+        tau = v;
+        if (mass >= top_p) break;
+      }
+      double kept = 0;
+      for (double v : p) kept += v >= tau ? v : 0;
+      for (float u : {0.0f, 0.13f, 0.5f, 0.77f, 0.999f}) {
+        double acc = 0, target = u * kept, margin = 1;
+        int64_t want = -1;
+        for (int64_t i = 0; i < vocab; ++i) {
+          if (p[i] < tau) continue;
+          margin = std::min(margin, std::fabs(acc - target));
+          acc += p[i];
+          if (want < 0 && target < acc) want = i;
+        }
+        if (margin < 1e-5) continue;  // u on a CDF step: float rounding may go either way
+        FOLIO_EXPECT_OK(kernels::TopPSample(dl.get(), vocab, temp, top_p, u, out.get(), nullptr));
+        QCOMPARE(int64_t{out.Download()[0]}, want);
+      }
+    }
+  }
+};
+
+FOLIO_GPU_TEST_MAIN(TestGpuDense)
+#include "test_gpu_dense.moc"
