@@ -18,6 +18,15 @@ int RunVersion(int, char**, int) {
 const Command kCommands[] = {
     // {name, usage, summary, run}
     {"version", "folio-cli version", "print the version", RunVersion},
+    {"logits", "folio-cli logits --model DIR --tokens 5,17,301 --out FILE.npy [--device cpu]",
+     "write float32 [T, vocab] logits of every position as .npy", RunLogits},
+    {"generate",
+     "folio-cli generate --model DIR --tokens 5,17,301 --max-new N [--greedy | --temperature X "
+     "--top-p P --top-k K --seed S] [--repetition-penalty R] [--stop-at-eos] [--device cpu] "
+     "[--threads N]",
+     "continue token ids; prints the new ids on one line", RunGenerate},
+    {"bench", "folio-cli bench --model DIR [--prompt-tokens N --new-tokens M] [--threads N]",
+     "measure prefill tokens/s and decode ms/token on a seeded random prompt", RunBench},
     {"docs", "folio-cli docs [--json] [--library PATH]", "list the library's documents", RunDocs},
     {"remove", "folio-cli remove ID [--library PATH]", "remove a document from the library",
      RunRemove},
