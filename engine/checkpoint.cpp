@@ -56,8 +56,18 @@ Result<std::string> ReadSmallFile(const std::string& path, uint64_t cap) {
 struct Expected {
   std::string name;
   std::vector<int64_t> shape;
-  const char* keys;  // the config.json keys the shape comes from
+  const char* keys;    // the config.json keys the shape comes from
+  int64_t layer = -1;  // decoder layer, or -1 for embeddings, final norm, lm_head
 };
+
+// Why the config asks for a layer's tensor: "layer 3 is Mamba with a dense MLP".
+std::string LayerWhy(const ModelConfig& c, int64_t layer) {
+  const LayerPlan l = c.Plan()[static_cast<size_t>(layer)];
+  return "config.json makes layer " + std::to_string(layer) + " " +
+         (l.mixer == MixerKind::kAttention ? "attention" : "Mamba") + " with " +
+         (l.mlp == MlpKind::kMoE ? "an MoE" : "a dense") +
+         " MLP (attn_layer_period/offset, expert_layer_period/offset)";
+}
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -114,6 +124,7 @@ std::vector<Expected> ExpectedTensors(const ModelConfig& c) {
   out.push_back({"model.final_layernorm.weight", {h}, "hidden_size"});
   const std::vector<LayerPlan> plan = c.Plan();
   for (size_t i = 0; i < plan.size(); ++i) {
+    const size_t first = out.size();
     const std::string p = "model.layers." + std::to_string(i) + ".";
     out.push_back({p + "input_layernorm.weight", {h}, "hidden_size"});
     out.push_back({p + "pre_ff_layernorm.weight", {h}, "hidden_size"});
@@ -131,6 +142,7 @@ std::vector<Expected> ExpectedTensors(const ModelConfig& c) {
     } else {
       AddSwiGlu(c, ff, &out);
     }
+    for (size_t k = first; k < out.size(); ++k) out[k].layer = static_cast<int64_t>(i);
   }
   return out;
 }
@@ -219,8 +231,10 @@ Status CheckShapes(const Checkpoint& ck) {
   const std::string& dir = ck.dir();
   for (const Expected& e : ExpectedTensors(ck.config())) {
     if (!ck.Has(e.name)) {
-      return NotFound(dir + ": tensor '" + e.name + "' is missing (config.json: " + e.keys +
-                      " and the layer plan need it)");
+      const std::string why = e.layer < 0
+                                  ? std::string("the model needs it (config.json: ") + e.keys + ")"
+                                  : LayerWhy(ck.config(), e.layer);
+      return NotFound(dir + ": tensor '" + e.name + "' is missing; " + why);
     }
     FOLIO_ASSIGN_OR_RETURN(TensorView v, ck.Get(e.name));
     if (v.dtype != DType::kF32 && v.dtype != DType::kBF16 && v.dtype != DType::kF16) {
