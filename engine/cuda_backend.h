@@ -1,0 +1,70 @@
+// The CUDA backend: the Jamba graph of JAMBA.md on one GPU through kernels/ and cuBLAS.
+// Weights are uploaded once from the memory-mapped checkpoint (bf16 by default; float32
+// on request, to keep float32 checkpoints exact), activations and the Mamba state are
+// float32, the K/V cache is bf16 (float32 with float32 weights). Device memory is planned
+// before anything is allocated: if weights + one cache of the planned context + workspace
+// do not fit, Create fails with the sizes and nothing stays allocated on the GPU.
+//
+// Plain C++ header: no CUDA types. Built only when FOLIO_HAVE_CUDA (folio_cuda_backend).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/backend.h"
+#include "engine/checkpoint.h"
+
+namespace folio {
+
+struct CudaBackendOptions {
+  bool f32_weights = false;       // keep weights (and the K/V cache) in float32
+  int64_t planned_context = 4096; // tokens of one cache the memory plan must hold
+  int64_t chunk = 256;            // tokens per internal sub-batch (sizes the workspace)
+  // Called while weights upload: bytes done, bytes in all (the last call has done == total).
+  std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
+// What the plan found, for messages and `info`.
+struct CudaMemoryPlan {
+  uint64_t weight_bytes = 0;
+  uint64_t cache_bytes = 0;      // one cache of planned_context tokens
+  uint64_t workspace_bytes = 0;
+  uint64_t free_bytes = 0;       // on the device when planned
+  uint64_t total_bytes = 0;
+  std::string Describe() const;  // "weights 1.2 GiB + cache ... = ... (GPU free ... of ...)"
+};
+
+// Why there is no usable GPU ("no CUDA device found; use --device cpu"), or "" when one is.
+std::string CudaUnavailableReason();
+
+class CudaBackendImpl;
+
+class CudaBackend : public Backend {
+ public:
+  static Result<std::unique_ptr<CudaBackend>> Create(std::shared_ptr<const Checkpoint> checkpoint,
+                                                     const CudaBackendOptions& options = {});
+  static Result<std::unique_ptr<CudaBackend>> Open(const std::string& dir,
+                                                   const CudaBackendOptions& options = {});
+  ~CudaBackend() override;
+
+  std::string name() const override { return "cuda"; }
+  const ModelConfig& config() const override;
+  Result<std::unique_ptr<CacheState>> NewCache(int64_t max_context) override;
+  Status Forward(const int64_t* ids, int64_t T, CacheState& cache, const ForwardOutputs& out) override;
+  Result<std::unique_ptr<CacheState>> Snapshot(const CacheState& cache) override;
+  Status Restore(const CacheState& snapshot, CacheState& cache) override;
+  Status SetHiddenObserver(HiddenObserver observer) override;
+
+  const CudaMemoryPlan& plan() const;
+  // Test hook: force the MoE path (0 = by T, 1 = grouped GEMMs, 2 = GEMV) and the attention
+  // kernel (0 = by T, 1 = tiled prefill, 2 = split-K), so both paths run on the model.
+  void ForcePaths(int moe_path, int attention_path);
+
+ private:
+  explicit CudaBackend(std::unique_ptr<CudaBackendImpl> impl);
+  std::unique_ptr<CudaBackendImpl> impl_;
+};
+
+}  // namespace folio
