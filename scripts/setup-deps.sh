@@ -7,7 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake ninja-build pkg-config git ccache
   qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev libgl-dev
-  libpoppler-cpp-dev libpoppler-qt6-dev poppler-utils
+  libpoppler-cpp-dev libpoppler-qt6-dev poppler-utils qpdf
   libsentencepiece-dev sentencepiece
   libsqlite3-dev sqlite3
   nlohmann-json3-dev libopenblas-dev
