@@ -297,13 +297,14 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(std::shared_ptr<const C
   if (!checkpoint) return InvalidArgument("no checkpoint given to the CUDA backend");
   const std::string why = CudaUnavailableReason();
   if (!why.empty()) return Unsupported(why);
-  if (options.chunk < 1 || options.planned_context < 1)
-    return InvalidArgument("CUDA backend: chunk and planned_context must be positive");
+  if (options.chunk < 1 || options.planned_context < 0)
+    return InvalidArgument("CUDA backend: chunk must be positive and planned_context not negative");
   FOLIO_ASSIGN_OR_RETURN(JambaWeights w, JambaWeights::Bind(*checkpoint));
   auto impl = std::make_unique<CudaBackendImpl>();
   impl->checkpoint = std::move(checkpoint);
   impl->config = &impl->checkpoint->config();
   impl->options = options;
+  if (impl->options.planned_context == 0) impl->options.planned_context = impl->config->max_position_embeddings;
   impl->wdtype = options.f32_weights ? DType::kF32 : DType::kBF16;
   FOLIO_RETURN_IF_ERROR(Cuda(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking), "creating a stream"));
   FOLIO_ASSIGN_OR_RETURN(impl->gemm, kernels::GemmRunner::Create(impl->stream));

@@ -20,7 +20,8 @@ namespace folio {
 
 struct CudaBackendOptions {
   bool f32_weights = false;       // keep weights (and the K/V cache) in float32
-  int64_t planned_context = 4096; // tokens of one cache the memory plan must hold
+  int64_t planned_context = 4096; // tokens of one cache the plan must hold; 0 = the model's
+                                  // max_position_embeddings (what a default Session asks)
   int64_t chunk = 256;            // tokens per internal sub-batch (sizes the workspace)
   // Called while weights upload: bytes done, bytes in all (the last call has done == total).
   std::function<void(uint64_t done, uint64_t total)> progress;

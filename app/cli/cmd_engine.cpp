@@ -12,6 +12,9 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "engine/cpu_backend.h"
+#ifdef FOLIO_HAVE_CUDA
+#include "engine/cuda_backend.h"
+#endif
 #include "engine/ops.h"
 #include "engine/sampler.h"
 #include "engine/session.h"
@@ -36,15 +39,48 @@ std::string OptionsProblem(const Args& args) {
   return args.UnusedOptions();
 }
 
-// The backend for --device (cpu, auto or cuda) over the checkpoint in `dir`.
+#ifdef FOLIO_HAVE_CUDA
+// The CUDA backend, planned for `context` tokens (0: the model's maximum); the upload
+// reports its progress on stderr in steps of 10%.
+Result<std::unique_ptr<Backend>> MakeCudaBackend(const std::string& dir, int64_t context) {
+  const std::string why = CudaUnavailableReason();
+  if (!why.empty()) return Unsupported(why);
+  CudaBackendOptions o;
+  o.planned_context = context;
+  int last_pct = -1;
+  o.progress = [&last_pct](uint64_t done, uint64_t total) {
+    const int pct = total ? static_cast<int>(100 * done / total) : 100;
+    if (pct / 10 == last_pct / 10) return;
+    last_pct = pct;
+    std::fprintf(stderr, "\rfolio-cli: uploading weights to the GPU: %d%%%s", pct, done == total ? "\n" : "");
+  };
+  FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CudaBackend> cuda, CudaBackend::Open(dir, o));
+  return std::unique_ptr<Backend>(std::move(cuda));
+}
+#endif
+
+// The backend for --device (cpu, auto or cuda) over the checkpoint in `dir`. `context` is
+// the longest session the command will run (0: the model's maximum), for the GPU's
+// memory plan. auto takes the GPU when there is one and the model fits, else the CPU.
 Result<std::unique_ptr<Backend>> MakeBackend(const std::string& device, const std::string& dir,
-                                             int threads) {
+                                             int threads, int64_t context = 0) {
+  if (device != "cpu" && device != "auto" && device != "cuda") {
+    return InvalidArgument("unknown --device '" + device + "' (expected cpu, cuda or auto)");
+  }
+#ifdef FOLIO_HAVE_CUDA
+  if (device != "cpu") {
+    auto cuda = MakeCudaBackend(dir, context);
+    if (cuda.ok() || device == "cuda") return cuda;
+    if (cuda.status().code() != ErrorCode::kUnsupported) {  // a GPU, but the model did not go on it
+      std::fprintf(stderr, "folio-cli: %s; running on the CPU\n", cuda.status().message().c_str());
+    }
+  }
+#else
+  (void)context;
   if (device == "cuda") {
     return Unsupported("the CUDA backend is not available in this build; use --device cpu");
   }
-  if (device != "cpu" && device != "auto") {
-    return InvalidArgument("unknown --device '" + device + "' (expected cpu, cuda or auto)");
-  }
+#endif
   FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CpuBackend> cpu,
                          CpuBackend::Open(dir, CpuBackendOptions{threads, false}));
   return std::unique_ptr<Backend>(std::move(cpu));
@@ -209,7 +245,8 @@ int RunBench(int argc, char** argv, int first) {
   if (problem.empty() && chunk < 1) problem = "--chunk must be >= 1";
   if (!problem.empty()) return Fail(problem);
 
-  auto backend = MakeBackend(m.device, m.model, static_cast<int>(m.threads));
+  auto backend =
+      MakeBackend(m.device, m.model, static_cast<int>(m.threads), prompt_tokens + new_tokens + 1);
   if (!backend.ok()) return Fail(backend.status());
   const int64_t V = (*backend)->config().vocab_size;
   auto session = Session::Create(**backend, {prompt_tokens + new_tokens + 1, chunk});
