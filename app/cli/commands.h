@@ -25,4 +25,7 @@ int RunLogits(int argc, char** argv, int first);
 int RunGenerate(int argc, char** argv, int first);
 int RunBench(int argc, char** argv, int first);
 
+// cmd_info.cpp: what a checkpoint is and what it needs.
+int RunInfo(int argc, char** argv, int first);
+
 }  // namespace folio::cli

@@ -18,6 +18,8 @@ int RunVersion(int, char**, int) {
 const Command kCommands[] = {
     // {name, usage, summary, run}
     {"version", "folio-cli version", "print the version", RunVersion},
+    {"info", "folio-cli info --model DIR",
+     "check a checkpoint; print its layer plan, parameter count and memory needs", RunInfo},
     {"logits", "folio-cli logits --model DIR --tokens 5,17,301 --out FILE.npy [--device cpu]",
      "write float32 [T, vocab] logits of every position as .npy", RunLogits},
     {"generate",
