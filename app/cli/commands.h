@@ -20,6 +20,9 @@ int RunRemove(int argc, char** argv, int first);
 int RunSearch(int argc, char** argv, int first);
 int RunLibraryReset(int argc, char** argv, int first);
 
+// cmd_ingest.cpp: importing files into the library.
+int RunIngest(int argc, char** argv, int first);
+
 // cmd_engine.cpp: the engine on raw token ids.
 int RunLogits(int argc, char** argv, int first);
 int RunGenerate(int argc, char** argv, int first);

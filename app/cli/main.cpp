@@ -29,6 +29,8 @@ const Command kCommands[] = {
      "continue token ids; prints the new ids on one line", RunGenerate},
     {"bench", "folio-cli bench --model DIR [--prompt-tokens N --new-tokens M] [--threads N]",
      "measure prefill tokens/s and decode ms/token on a seeded random prompt", RunBench},
+    {"ingest", "folio-cli ingest FILE|DIR... [--password PW] [--library PATH]",
+     "import PDFs, .txt and .md files (folders are searched) into the library", RunIngest},
     {"docs", "folio-cli docs [--json] [--library PATH]", "list the library's documents", RunDocs},
     {"remove", "folio-cli remove ID [--library PATH]", "remove a document from the library",
      RunRemove},
