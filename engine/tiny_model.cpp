@@ -11,6 +11,7 @@
 #include <sstream>
 #include <vector>
 
+#include "engine/chat_template.h"
 #include "engine/config.h"
 #include "engine/safetensors.h"
 #include "engine/tokenizer.h"
@@ -310,29 +311,7 @@ Status WriteTokenizerFiles(const std::string& dir, const std::string& model, int
 }  // namespace
 
 const char* TinyModelChatTemplate() {
-  // Jamba-1.5 turn format: <|bom|><|role|> text<|eom|>, an always-present system turn,
-  // and a generation prompt "<|bom|><|assistant|>" with no trailing space.
-  return "{#- Folio's tiny test model: the Jamba-1.5 chat format, written for Folio. -#}\n"
-         "{%- if messages and messages[0].role == 'system' -%}\n"
-         "  {%- set system_message = messages[0].content -%}\n"
-         "  {%- set loop_messages = messages[1:] -%}\n"
-         "{%- else -%}\n"
-         "  {%- set system_message = '' -%}\n"
-         "  {%- set loop_messages = messages -%}\n"
-         "{%- endif -%}\n"
-         "{{- bos_token -}}\n"
-         "{{- '<|bom|><|system|> ' + system_message -}}\n"
-         "{%- for message in loop_messages -%}\n"
-         "  {%- if message.role not in ['user', 'assistant', 'tool'] -%}\n"
-         "    {{- raise_exception('Unknown role: ' ~ message.role) -}}\n"
-         "  {%- endif -%}\n"
-         "  {{- '<|eom|><|bom|><|' + message.role + '|> ' + message.content -}}\n"
-         "{%- endfor -%}\n"
-         "{%- if add_generation_prompt -%}\n"
-         "  {{- '<|eom|><|bom|><|assistant|>' -}}\n"
-         "{%- else -%}\n"
-         "  {{- '<|eom|>' -}}\n"
-         "{%- endif -%}\n";
+  return ChatTemplate::BuiltinSource("jamba");
 }
 
 std::string TinyModelCorpus() {
