@@ -213,7 +213,8 @@ class TestOps : public QObject {
     for (int64_t kv_heads : {1, 2, 4}) {
       for (int64_t ratio : {1, 2, 4}) {
         for (int64_t hd : {5, 16}) {
-          for (auto [T, past] : {std::pair<int64_t, int64_t>{1, 0}, {1, 9}, {7, 0}, {6, 5}}) {
+          for (auto [T, past] : {std::pair<int64_t, int64_t>{1, 0}, {1, 9}, {7, 0}, {6, 5},
+                                 {70, 0}, {33, 41}}) {
             const int64_t H = kv_heads * ratio;
             const auto q = RandomVec(rng, T * H * hd, 2.0f);
             const auto k = RandomVec(rng, (past + T) * kv_heads * hd, 2.0f);

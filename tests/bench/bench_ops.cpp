@@ -1,0 +1,97 @@
+// Op microbenchmarks for the CPU path at Jamba-like shapes: prints figures, asserts nothing.
+//   build/bin/bench_ops [threads]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "engine/ops.h"
+
+using namespace folio;
+
+namespace {
+
+double Seconds(const std::function<void()>& fn, int reps) {
+  fn();  // warm up
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+}
+
+std::vector<float> Random(int64_t n) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& f : v) f = u(rng);
+  return v;
+}
+
+struct Weight {
+  std::vector<uint8_t> bytes;
+  TensorView view;
+};
+
+Weight MakeWeight(int64_t N, int64_t K, DType dt) {
+  Weight w;
+  const auto vals = Random(N * K);
+  w.bytes.resize(vals.size() * DTypeSize(dt));
+  for (size_t i = 0; i < vals.size(); ++i) {
+    if (dt == DType::kF32) {
+      std::memcpy(w.bytes.data() + 4 * i, &vals[i], 4);
+    } else {
+      const uint16_t h = F32ToBf16(vals[i]);
+      std::memcpy(w.bytes.data() + 2 * i, &h, 2);
+    }
+  }
+  w.view = {"w", dt, {N, K}, w.bytes.data(), w.bytes.size()};
+  return w;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1) cpu::SetNumThreads(std::atoi(argv[1]));
+  std::printf("threads: %d\n", cpu::NumThreads());
+  const int64_t N = 4096, K = 4096;
+  for (DType dt : {DType::kBF16, DType::kF32}) {
+    const Weight w = MakeWeight(N, K, dt);
+    const auto x = Random(512 * K);
+    std::vector<float> y(static_cast<size_t>(512 * N));
+    const double mv = Seconds([&] { cpu::MatMul(x.data(), 1, K, w.view, nullptr, y.data()); }, 20);
+    std::printf("matvec  %s [%lld x %lld], T=1:   %.3f ms  %.1f GB/s of weights\n",
+                DTypeName(dt).data(), (long long)N, (long long)K, mv * 1e3,
+                double(w.bytes.size()) / mv / 1e9);
+    const double mm = Seconds([&] { cpu::MatMul(x.data(), 512, K, w.view, nullptr, y.data()); }, 3);
+    std::printf("gemm    %s [%lld x %lld], T=512: %.1f ms  %.1f GFLOP/s\n", DTypeName(dt).data(),
+                (long long)N, (long long)K, mm * 1e3, 2.0 * 512 * N * K / mm / 1e9);
+  }
+  {
+    const int64_t T = 512, Dn = 8192, S = 16;
+    const auto x = Random(T * Dn), dt = Random(T * Dn), B = Random(T * S), C = Random(T * S);
+    auto A = Random(Dn * S);
+    for (float& a : A) a = -std::abs(a);
+    const auto Dv = Random(Dn);
+    std::vector<float> h(static_cast<size_t>(Dn * S)), y(static_cast<size_t>(T * Dn));
+    const double s = Seconds([&] {
+      cpu::SelectiveScan({T, Dn, S, x.data(), dt.data(), B.data(), C.data(), x.data(), A.data(),
+                          Dv.data(), h.data(), y.data()});
+    }, 3);
+    std::printf("scan    T=%lld d_inner=%lld d_state=%lld: %.1f ms  %.2f us/token\n", (long long)T,
+                (long long)Dn, (long long)S, s * 1e3, s * 1e6 / T);
+  }
+  {
+    const int64_t H = 32, KV = 8, hd = 128, past = 4096;
+    for (int64_t T : {1, 128}) {
+      const auto q = Random(T * H * hd), k = Random((past + T) * KV * hd), v = Random((past + T) * KV * hd);
+      std::vector<float> o(q.size());
+      const double s = Seconds([&] {
+        cpu::Attention({T, past, H, KV, hd, q.data(), k.data(), v.data(), o.data()});
+      }, 3);
+      std::printf("attn    T=%lld past=%lld heads %lld/%lld hd %lld: %.2f ms\n", (long long)T,
+                  (long long)past, (long long)H, (long long)KV, (long long)hd, s * 1e3);
+    }
+  }
+  return 0;
+}
