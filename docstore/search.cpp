@@ -2,24 +2,40 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <string_view>
 #include <unordered_set>
+
+#include "docstore/search_rank.h"
 
 namespace folio::docstore {
 namespace {
 
 // Ranked ids only: snippets and page mapping are computed for the few rows kept, never for
-// every match (that is what keeps a common word fast on 100k chunks).
-constexpr const char kRankedAll[] =
-    "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?1 "
-    "ORDER BY rank LIMIT ?2";
-constexpr const char kRankedInDocs[] =
-    "SELECT chunks_fts.rowid, bm25(chunks_fts) FROM chunks_fts "
+// every match. Every query runs over a rowid range: the whole index, or one document's
+// chunks (its ids are contiguous, as one transaction inserts them; the doc_id check guards).
+// ?5 is the per-phrase document counts for folio_bm25 (search_rank.h).
+constexpr const char kRankedInRange[] =
+    "SELECT rowid, folio_bm25(chunks_fts, ?5) AS score FROM chunks_fts "
+    "WHERE chunks_fts MATCH ?1 AND rowid BETWEEN ?2 AND ?3 ORDER BY score DESC LIMIT ?4";
+constexpr const char kRankedInDocument[] =
+    "SELECT chunks_fts.rowid, folio_bm25(chunks_fts, ?5) AS score FROM chunks_fts "
     "JOIN chunks c ON c.id = chunks_fts.rowid "
-    "WHERE chunks_fts MATCH ?1 AND c.doc_id IN (SELECT value FROM json_each(?3)) "
-    "ORDER BY rank LIMIT ?2";
+    "WHERE chunks_fts MATCH ?1 AND chunks_fts.rowid BETWEEN ?2 AND ?3 AND c.doc_id = ?6 "
+    "ORDER BY score DESC LIMIT ?4";
+// How many of the newest ?4 matches exist, and the oldest of them. Walking rowids costs no
+// ranking, so this is cheap even for a word in every chunk.
+constexpr const char kNewestMatches[] =
+    "SELECT count(*), min(rowid) FROM (SELECT rowid FROM chunks_fts "
+    "WHERE chunks_fts MATCH ?1 AND rowid BETWEEN ?2 AND ?3 ORDER BY rowid DESC LIMIT ?4)";
+constexpr const char kMaxChunkId[] = "SELECT coalesce(max(id), 0) FROM chunks";
+constexpr const char kDocumentChunkRange[] =
+    "SELECT min(id), max(id) FROM chunks WHERE doc_id = ?1";
 // One kept row: its text with the matched words between \x01 and \x02.
 constexpr const char kHitDetails[] =
     "SELECT c.doc_id, d.title, c.char_begin, c.first_page, c.last_page, c.text, "
@@ -77,24 +93,120 @@ std::string Quote(const std::string& word) {
   return q + "\"";
 }
 
+// Ranking reads each matching row's length, a few microseconds a row: a word found in every
+// one of 100,000 chunks would take most of a second. Past this many matches in a range, a
+// query is ranked among its newest matches only, and such common words are left out of the
+// first loose-terms pass while rarer query words are there to rank by (their weight is small
+// next to the rarer words'). Libraries with fewer chunks than this always rank exactly.
+constexpr int kRankBudget = 4000;
+
 struct Ranked {
   int64_t chunk_id;
   double score;
 };
 
-Result<std::vector<Ranked>> RankedIds(sql::Database& db, const std::string& fts_query,
-                                      const std::string& docs_json, int limit) {
-  FOLIO_ASSIGN_OR_RETURN(sql::Statement st,
-                         db.Prepare(docs_json.empty() ? kRankedAll : kRankedInDocs));
-  st.Bind(1, fts_query);
-  st.Bind(2, limit);
-  if (!docs_json.empty()) st.Bind(3, docs_json);
-  std::vector<Ranked> out;
-  for (;;) {
+// A rowid range to search: the whole index, or one document's chunks.
+struct RowidRange {
+  int64_t lo = 1;
+  int64_t hi = 0;
+  int64_t doc_id = 0;  // 0: any document
+};
+
+Result<int64_t> MaxChunkId(sql::Database& db) {
+  FOLIO_ASSIGN_OR_RETURN(sql::Statement st, db.Prepare(kMaxChunkId));
+  FOLIO_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.ColumnInt64(0) : 0;
+}
+
+Result<std::vector<RowidRange>> DocumentRanges(sql::Database& db,
+                                               const std::vector<int64_t>& doc_ids) {
+  std::vector<RowidRange> ranges;
+  for (int64_t id : std::set<int64_t>(doc_ids.begin(), doc_ids.end())) {
+    FOLIO_ASSIGN_OR_RETURN(sql::Statement st, db.Prepare(kDocumentChunkRange));
+    st.Bind(1, id);
     FOLIO_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
-    out.push_back({st.ColumnInt64(0), -st.ColumnDouble(1)});
+    if (row && !st.ColumnIsNull(0)) ranges.push_back({st.ColumnInt64(0), st.ColumnInt64(1), id});
   }
+  return ranges;
+}
+
+// The newest kRankBudget matches of a query in a range.
+struct Window {
+  int64_t start = 0;    // oldest rowid worth ranking: the range's start unless capped
+  int64_t matches = 0;  // matches from `start` on
+  bool capped = false;  // there may be more matches before `start`
+};
+
+// Windows of queries over ranges, remembered: the phrase and the loose terms probe the same
+// words.
+class WindowProbe {
+ public:
+  explicit WindowProbe(sql::Database& db) : db_(db) {}
+
+  Result<Window> Get(const std::string& fts_query, const RowidRange& r) {
+    const auto key = std::make_tuple(fts_query, r.lo, r.hi);
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    FOLIO_ASSIGN_OR_RETURN(sql::Statement st, db_.Prepare(kNewestMatches));
+    st.Bind(1, fts_query);
+    st.Bind(2, r.lo);
+    st.Bind(3, r.hi);
+    st.Bind(4, kRankBudget);
+    FOLIO_ASSIGN_OR_RETURN(bool row, st.Step());
+    Window w;
+    w.matches = row ? st.ColumnInt64(0) : 0;
+    w.capped = w.matches >= kRankBudget;
+    w.start = w.capped ? st.ColumnInt64(1) : r.lo;
+    memo_[key] = w;
+    return w;
+  }
+
+  // Documents holding the query in the range: exact when under the budget, else scaled
+  // from the density of its newest matches.
+  Result<int64_t> DocumentCount(const std::string& fts_query, const RowidRange& r) {
+    FOLIO_ASSIGN_OR_RETURN(Window w, Get(fts_query, r));
+    if (!w.capped) return w.matches;
+    const double span = static_cast<double>(r.hi - r.lo + 1);
+    const double seen = static_cast<double>(r.hi - w.start + 1);
+    return std::min<int64_t>(r.hi - r.lo + 1,
+                             static_cast<int64_t>(static_cast<double>(w.matches) * span / seen));
+  }
+
+ private:
+  sql::Database& db_;
+  std::map<std::tuple<std::string, int64_t, int64_t>, Window> memo_;
+};
+
+// Where ranking starts in a range: range.lo to rank every match.
+using WindowFn = std::function<Result<int64_t>(const RowidRange&)>;
+
+// The best `limit` rows of `fts_query` over all ranges, best first. `counts` is folio_bm25's
+// per-phrase document counts.
+Result<std::vector<Ranked>> RankedIds(sql::Database& db, const std::string& fts_query,
+                                      const std::string& counts,
+                                      const std::vector<RowidRange>& ranges, int limit,
+                                      const WindowFn& window) {
+  std::vector<Ranked> out;
+  for (const RowidRange& r : ranges) {
+    FOLIO_ASSIGN_OR_RETURN(int64_t start, window(r));
+    FOLIO_ASSIGN_OR_RETURN(sql::Statement st,
+                           db.Prepare(r.doc_id ? kRankedInDocument : kRankedInRange));
+    st.Bind(1, fts_query);
+    st.Bind(2, start);
+    st.Bind(3, r.hi);
+    st.Bind(4, limit);
+    st.Bind(5, counts);
+    if (r.doc_id) st.Bind(6, r.doc_id);
+    for (;;) {
+      FOLIO_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back({st.ColumnInt64(0), st.ColumnDouble(1)});
+    }
+  }
+  // Scores from different ranges compare: the term weights are over the whole index.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Ranked& a, const Ranked& b) { return a.score > b.score; });
+  if (out.size() > static_cast<size_t>(limit)) out.resize(static_cast<size_t>(limit));
+  return out;
 }
 
 // Splits FTS5 highlight() output into the plain text and the marked byte ranges.
@@ -201,21 +313,34 @@ Result<std::optional<SearchHit>> HitDetails(sql::Database& db, const std::string
   return std::optional<SearchHit>(std::move(hit));
 }
 
-Status AppendHits(sql::Database& db, const std::string& fts_query, bool phrase,
-                  const SearchOptions& opt, const std::string& docs_json,
+// `highlight_query` marks the words in snippets: the ranking query or a wider one.
+Status AppendHits(sql::Database& db, const std::string& fts_query, const std::string& counts,
+                  const std::string& highlight_query, bool phrase, const SearchOptions& opt,
+                  const std::vector<RowidRange>& ranges, const WindowFn& window,
                   std::set<int64_t>* seen, std::vector<SearchHit>* out) {
   const int want = opt.limit - static_cast<int>(out->size());
   if (fts_query.empty() || want <= 0) return Status::Ok();
-  // Ask for enough rows that the ones already found by the phrase cannot starve the rest.
+  // Ask for enough rows that the ones already found cannot starve the rest.
   FOLIO_ASSIGN_OR_RETURN(auto ranked,
-                         RankedIds(db, fts_query, docs_json, want + static_cast<int>(seen->size())));
+                         RankedIds(db, fts_query, counts, ranges,
+                                   want + static_cast<int>(seen->size()), window));
   for (const Ranked& r : ranked) {
     if (static_cast<int>(out->size()) >= opt.limit) break;
     if (!seen->insert(r.chunk_id).second) continue;
-    FOLIO_ASSIGN_OR_RETURN(auto hit, HitDetails(db, fts_query, r, phrase, opt.snippet_bytes));
+    FOLIO_ASSIGN_OR_RETURN(auto hit,
+                           HitDetails(db, highlight_query, r, phrase, opt.snippet_bytes));
     if (hit) out->push_back(std::move(*hit));
   }
   return Status::Ok();
+}
+
+std::string OrOf(const std::vector<std::string>& quoted_terms) {
+  std::string q;
+  for (const auto& t : quoted_terms) {
+    if (!q.empty()) q += " OR ";
+    q += t;
+  }
+  return q;
 }
 
 }  // namespace
@@ -231,6 +356,10 @@ FtsQueries BuildFtsQueries(const std::string& user_text) {
       joined += w;
     }
     q.phrase = Quote(joined);
+    std::set<std::string> unique;
+    for (const auto& w : words) {
+      if (unique.insert(w).second) q.phrase_words.push_back(Quote(w));
+    }
   }
   std::vector<std::string> meaningful;
   for (const auto& w : words) {
@@ -239,31 +368,84 @@ FtsQueries BuildFtsQueries(const std::string& user_text) {
   const std::vector<std::string>& terms = meaningful.empty() ? words : meaningful;
   std::set<std::string> unique;
   for (const auto& w : terms) {
-    if (!unique.insert(w).second) continue;
-    if (!q.terms.empty()) q.terms += " OR ";
-    q.terms += Quote(w);
+    if (unique.insert(w).second) q.quoted_terms.push_back(Quote(w));
   }
+  q.terms = OrOf(q.quoted_terms);
   return q;
 }
 
 Result<std::vector<SearchHit>> Search(Library& library, const std::string& user_text,
                                       const SearchOptions& options) {
   std::vector<SearchHit> out;
-  if (options.limit <= 0) return out;
   const FtsQueries q = BuildFtsQueries(user_text);
-  std::string docs_json;
-  if (!options.doc_ids.empty()) {
-    docs_json = "[";
-    for (size_t i = 0; i < options.doc_ids.size(); ++i) {
-      if (i) docs_json += ',';
-      docs_json += std::to_string(options.doc_ids[i]);
-    }
-    docs_json += "]";
-  }
-  std::set<int64_t> seen;
+  if (options.limit <= 0 || q.terms.empty()) return out;
   sql::Database& db = library.database();
-  FOLIO_RETURN_IF_ERROR(AppendHits(db, q.phrase, true, options, docs_json, &seen, &out));
-  FOLIO_RETURN_IF_ERROR(AppendHits(db, q.terms, false, options, docs_json, &seen, &out));
+  FOLIO_ASSIGN_OR_RETURN(const int64_t max_id, MaxChunkId(db));
+  if (max_id == 0) return out;
+  const RowidRange whole{1, max_id, 0};
+  std::vector<RowidRange> ranges{whole};
+  if (!options.doc_ids.empty()) {
+    FOLIO_ASSIGN_OR_RETURN(ranges, DocumentRanges(db, options.doc_ids));
+  }
+  WindowProbe probe(db);
+  auto count_of = [&](const std::string& t) { return probe.DocumentCount(t, whole); };
+  const WindowFn everything = [](const RowidRange& r) -> Result<int64_t> { return r.lo; };
+  std::set<int64_t> seen;
+
+  // 1. The exact phrase. Checking word positions is the costly part, so it runs where its
+  // least common word has at most kRankBudget matches (everywhere when one word is that
+  // rare). It cannot be in more chunks than that word.
+  if (!q.phrase.empty()) {
+    int64_t phrase_count = max_id;
+    for (const auto& w : q.phrase_words) {
+      FOLIO_ASSIGN_OR_RETURN(int64_t n, count_of(w));
+      phrase_count = std::min(phrase_count, n);
+    }
+    const WindowFn phrase_window = [&](const RowidRange& r) -> Result<int64_t> {
+      int64_t start = r.hi;
+      for (const auto& w : q.phrase_words) {
+        FOLIO_ASSIGN_OR_RETURN(Window win, probe.Get(w, r));
+        start = std::min(start, win.start);
+      }
+      return start;
+    };
+    FOLIO_RETURN_IF_ERROR(AppendHits(db, q.phrase, std::to_string(phrase_count), q.phrase, true,
+                                     options, ranges, phrase_window, &seen, &out));
+  }
+
+  // 2. The loose terms: the rarer ones ranked over all their matches, then (when some were
+  // too common for that) all of them among their newest matches.
+  std::vector<std::string> selective;
+  std::string selective_counts, all_counts;
+  for (const auto& t : q.quoted_terms) {
+    FOLIO_ASSIGN_OR_RETURN(int64_t n, count_of(t));
+    if (!all_counts.empty()) all_counts += ',';
+    all_counts += std::to_string(n);
+    bool common = false;
+    for (const RowidRange& r : ranges) {
+      FOLIO_ASSIGN_OR_RETURN(Window win, probe.Get(t, r));
+      common = common || win.capped;
+    }
+    if (common) continue;
+    selective.push_back(t);
+    if (!selective_counts.empty()) selective_counts += ',';
+    selective_counts += std::to_string(n);
+  }
+  if (selective.size() == q.quoted_terms.size()) {
+    FOLIO_RETURN_IF_ERROR(AppendHits(db, q.terms, all_counts, q.terms, false, options, ranges,
+                                     everything, &seen, &out));
+    return out;
+  }
+  if (!selective.empty()) {
+    FOLIO_RETURN_IF_ERROR(AppendHits(db, OrOf(selective), selective_counts, q.terms, false,
+                                     options, ranges, everything, &seen, &out));
+  }
+  const WindowFn newest = [&](const RowidRange& r) -> Result<int64_t> {
+    FOLIO_ASSIGN_OR_RETURN(Window win, probe.Get(q.terms, r));
+    return win.start;
+  };
+  FOLIO_RETURN_IF_ERROR(AppendHits(db, q.terms, all_counts, q.terms, false, options, ranges,
+                                   newest, &seen, &out));
   return out;
 }
 

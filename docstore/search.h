@@ -1,6 +1,10 @@
 // Word search over the library's chunks with FTS5 BM25: the exact phrase first, then the
 // OR of the meaningful terms, merged without duplicates. User text is never parsed as
 // FTS5 query syntax: it is split into words and every word is quoted.
+//
+// Cost is bounded on large libraries: a query with more than a few thousand matches is
+// ranked among its newest matches only, and words that common are left out of the loose
+// pass while rarer query words are there (see kRankBudget in search.cpp).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +44,8 @@ struct SearchHit {
 struct FtsQueries {
   std::string phrase;
   std::string terms;
+  std::vector<std::string> quoted_terms;  // the terms of `terms`, each quoted
+  std::vector<std::string> phrase_words;  // the phrase's distinct words, each quoted
 };
 FtsQueries BuildFtsQueries(const std::string& user_text);
 

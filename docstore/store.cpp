@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "docstore/schema.h"
+#include "docstore/search_rank.h"
 
 namespace folio::docstore {
 namespace fs = std::filesystem;
@@ -163,6 +164,7 @@ Result<std::unique_ptr<Library>> Library::Open(const std::string& path,
   FOLIO_RETURN_IF_ERROR(CheckCompatible(*db).WithContext(path));
   if (options.wal) FOLIO_RETURN_IF_ERROR(db->EnableWal());
   FOLIO_RETURN_IF_ERROR(MigrateToCurrent(*db).WithContext(path));
+  FOLIO_RETURN_IF_ERROR(RegisterRankFunction(*db));
   return std::unique_ptr<Library>(new Library(std::move(db)));
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <set>
 
 #include "docstore/search.h"
@@ -194,6 +195,26 @@ class TestSearch : public QObject {
     QVERIFY(s.find("beacon20") != std::string::npos);
   }
 
+  void scoresEqualFts5Bm25OnALibraryUnderTheBudget() {
+    SearchOptions opt;
+    opt.limit = 50;
+    const std::string query = "harbour lazy beacon4 ipsum";
+    auto hits = Search(*lib_, query, opt);
+    QVERIFY(hits.ok());
+    QVERIFY(hits->size() > 5);
+    auto st = lib_->database().PrepareUncached(
+        "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?1 "
+        "ORDER BY rank LIMIT 50");
+    QVERIFY(st.ok());
+    st->Bind(1, BuildFtsQueries(query).terms);
+    for (const auto& h : *hits) {
+      QVERIFY(*st->Step());
+      QCOMPARE(h.chunk_id, st->ColumnInt64(0));
+      QVERIFY2(std::abs(h.score - st->ColumnDouble(1)) < 1e-9 * std::max(1.0, std::abs(h.score)),
+               qPrintable(QString("%1 vs %2").arg(h.score).arg(st->ColumnDouble(1))));
+    }
+  }
+
   void nothingToSearchForIsEmptyNotAnError() {
     auto hits = Search(*lib_, "  ?!  ", {});
     QVERIFY(hits.ok());
@@ -201,5 +222,57 @@ class TestSearch : public QObject {
   }
 };
 
-QTEST_GUILESS_MAIN(TestSearch)
+// Past a few thousand matches a query is ranked among its newest matches, and very common
+// words give way to rarer ones: results stay right where it matters.
+class TestSearchLargeLibrary : public QObject {
+  Q_OBJECT
+ private slots:
+  void rareWordsAreFoundAmongVeryCommonOnes() {
+    QTemporaryDir dir;
+    auto lib = Library::Open(dir.filePath("large.sqlite").toStdString());
+    QVERIFY(lib.ok());
+    std::mt19937 rng(5);
+    // 60 documents x 100 chunks, every chunk with "common"; one old chunk with "needle".
+    for (int d = 0; d < 60; ++d) {
+      std::vector<std::string> pages;
+      for (int p = 0; p < 10; ++p) {
+        std::string text;
+        for (int c = 0; c < 10; ++c) {
+          text += Filler(rng, 12) + " common ";
+          if (d == 0 && p == 0 && c == 1) text += "needle ";
+        }
+        pages.push_back(text);
+      }
+      QVERIFY((*lib)->StoreDocument(MakeDocument("/d" + std::to_string(d), "D", pages, 100)).ok());
+    }
+    {
+      // More chunks hold "common" than search ranks in full (kRankBudget, 4,000).
+      auto st = (*lib)->database().PrepareUncached("SELECT count(*) FROM chunks");
+      QVERIFY(st.ok() && *st->Step());
+      QVERIFY(st->ColumnInt64(0) > 5000);
+    }
+    auto common = Search(**lib, "common", {});
+    QVERIFY(common.ok());
+    QCOMPARE(common->size(), size_t{20});
+    auto needle = Search(**lib, "common needle", {});
+    QVERIFY(needle.ok());
+    QVERIFY(!needle->empty());
+    const std::string& snippet = needle->front().snippet;
+    QVERIFY2(snippet.find("needle") != std::string::npos, snippet.c_str());
+    QCOMPARE(needle->front().page, 1);
+    // The filter still finds the oldest document's chunks.
+    SearchOptions only_first;
+    only_first.doc_ids = {1};
+    auto first = Search(**lib, "common", only_first);
+    QVERIFY(!first->empty());
+    for (const auto& h : *first) QCOMPARE(h.doc_id, int64_t{1});
+  }
+};
+
+int main(int argc, char** argv) {
+  QCoreApplication app(argc, argv);
+  TestSearch search;
+  TestSearchLargeLibrary large;
+  return QTest::qExec(&search, argc, argv) | QTest::qExec(&large, argc, argv);
+}
 #include "test_search.moc"
