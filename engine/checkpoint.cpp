@@ -17,7 +17,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr uint64_t kMaxIndexBytes = 64ull << 20;  // a real index is ~100 KB
+constexpr uint64_t kMaxIndexBytes = 16ull << 20;  // a real index is ~100 KB; bounds the DOM
 constexpr const char* kIndexName = "model.safetensors.index.json";
 constexpr const char* kSingleName = "model.safetensors";
 

@@ -1,7 +1,6 @@
-// safetensors reading and writing. The header is validated in full (RELIABILITY.md
-// 12-15) before any tensor byte is touched and before any allocation whose size comes
-// from the file: the only file-sized quantity we trust is the header length, and only
-// after it has been bounded by kMaxSafetensorsHeaderBytes and by the file size.
+// safetensors files: the read-only mapping, opening (header validated in full by
+// ParseSafetensorsHeader in safetensors_header.cpp before any tensor byte is touched),
+// zero-copy views, and the writer.
 #include "engine/safetensors.h"
 
 #include <fcntl.h>
@@ -9,23 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <set>
-
-#include "engine/json_strict.h"
 
 namespace folio {
 namespace {
-
-using Json = nlohmann::json;
-
-// Deepest nesting a valid header has: {name: {shape: [..]}} is 3; allow some slack for
-// metadata but refuse to build a DOM for pathological nesting.
-constexpr int kMaxJsonDepth = 8;
 
 std::string ErrnoText() {
   return std::strerror(errno);
@@ -37,201 +26,7 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-uint64_t ReadLe64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-// A non-negative JSON integer that fits int64_t.
-bool AsNonNegativeInt(const Json& j, int64_t* out) {
-  if (j.is_number_unsigned()) {
-    const uint64_t v = j.get<uint64_t>();
-    if (v > static_cast<uint64_t>(INT64_MAX)) return false;
-    *out = static_cast<int64_t>(v);
-    return true;
-  }
-  if (j.is_number_integer()) {
-    const int64_t v = j.get<int64_t>();
-    if (v < 0) return false;
-    *out = v;
-    return true;
-  }
-  return false;
-}
-
-// dtype names safetensors defines that Folio does not load: well-formed, unsupported.
-bool IsKnownSafetensorsDType(const std::string& s) {
-  static const char* const kKnown[] = {
-      "BOOL", "U8",   "I8",      "F8_E5M2", "F8_E4M3", "I16",         "U16",
-      "F16",  "BF16", "I32",     "U32",     "F32",     "F64",         "I64",
-      "U64",  "F4",   "F6_E2M3", "F6_E3M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ"};
-  for (const char* k : kKnown) {
-    if (s == k) return true;
-  }
-  return false;
-}
-
-// Validates one tensor entry: dtype, shape (no 64-bit overflow), data_offsets, and
-// that dtype x shape matches the byte length. `data_bytes` is the data section size.
-Status ParseEntry(const std::string& name, const Json& j, uint64_t data_bytes,
-                  SafetensorsHeader::Entry* e) {
-  const std::string where = "tensor '" + name + "'";
-  if (!j.is_object()) return Corrupt(where + ": entry is not a JSON object");
-  e->name = name;
-  auto dt = j.find("dtype");
-  if (dt == j.end() || !dt->is_string()) return Corrupt(where + ": missing or non-string dtype");
-  const std::string& dname = dt->get_ref<const std::string&>();
-  if (!ParseDType(dname, &e->dtype)) {
-    if (IsKnownSafetensorsDType(dname)) {
-      return Unsupported(where + ": dtype " + dname +
-                         " is not supported (F32, F16, BF16, I64, I32, U8)");
-    }
-    return Corrupt(where + ": unknown dtype '" + dname + "'");
-  }
-  auto sh = j.find("shape");
-  if (sh == j.end() || !sh->is_array()) return Corrupt(where + ": missing or non-array shape");
-  uint64_t numel = 1;
-  for (const Json& d : *sh) {
-    int64_t v;
-    if (!AsNonNegativeInt(d, &v))
-      return Corrupt(where + ": shape holds a non-integer or negative size");
-    e->shape.push_back(v);
-    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(v), &numel)) {
-      return Corrupt(where + ": shape product overflows 64 bits");
-    }
-  }
-  uint64_t nbytes;
-  if (__builtin_mul_overflow(numel, static_cast<uint64_t>(DTypeSize(e->dtype)), &nbytes)) {
-    return Corrupt(where + ": byte size of shape overflows 64 bits");
-  }
-  auto off = j.find("data_offsets");
-  int64_t b, en;
-  if (off == j.end() || !off->is_array() || off->size() != 2 || !AsNonNegativeInt((*off)[0], &b) ||
-      !AsNonNegativeInt((*off)[1], &en)) {
-    return Corrupt(where + ": data_offsets must be two non-negative integers");
-  }
-  e->begin = static_cast<uint64_t>(b);
-  e->end = static_cast<uint64_t>(en);
-  if (e->end < e->begin) {
-    return Corrupt(where + ": data_offsets reversed [" + std::to_string(b) + ", " +
-                   std::to_string(en) + "]");
-  }
-  if (e->end > data_bytes) {
-    return Corrupt(where + ": data_offsets end " + std::to_string(en) +
-                   " is past the end of the file (data section is " + std::to_string(data_bytes) +
-                   " bytes)");
-  }
-  if (e->end - e->begin != nbytes) {
-    return Corrupt(where + ": " + std::string(DTypeName(e->dtype)) + " x " + ShapeText(e->shape) +
-                   " needs " + std::to_string(nbytes) + " bytes but data_offsets span " +
-                   std::to_string(e->end - e->begin));
-  }
-  return Status::Ok();
-}
-
 }  // namespace
-
-namespace {
-
-// The data section must be covered exactly: sorted by offset, each tensor starts where
-// the previous ended, the first at 0 and the last ending at the end of the file.
-Status CheckLayout(std::vector<SafetensorsHeader::Entry>* entries, uint64_t data_bytes) {
-  std::sort(entries->begin(), entries->end(), [](const auto& a, const auto& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  uint64_t expected = 0;
-  const SafetensorsHeader::Entry* prev = nullptr;
-  for (const auto& e : *entries) {
-    if (e.begin < expected) {
-      return Corrupt("tensor '" + e.name + "' overlaps tensor '" + prev->name + "' (bytes " +
-                     std::to_string(e.begin) + ".." + std::to_string(expected) + ")");
-    }
-    if (e.begin > expected) {
-      return Corrupt(
-          "tensor '" + e.name + "' leaves a hole of " + std::to_string(e.begin - expected) +
-          " bytes before it" +
-          (prev ? " (after tensor '" + prev->name + "')" : std::string(" (at the start)")));
-    }
-    expected = e.end;
-    prev = &e;
-  }
-  if (expected != data_bytes) {
-    return Corrupt(std::to_string(data_bytes - expected) +
-                   " bytes at the end of the data section belong to no tensor" +
-                   (prev ? " (after tensor '" + prev->name + "')" : std::string()));
-  }
-  return Status::Ok();
-}
-
-Status ParseMetadata(const Json& j, std::map<std::string, std::string>* out) {
-  if (!j.is_object()) return Corrupt("__metadata__ is not a JSON object");
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!it->is_string()) return Corrupt("__metadata__ value '" + it.key() + "' is not a string");
-    (*out)[it.key()] = it->get<std::string>();
-  }
-  return Status::Ok();
-}
-
-// Checks on the 8-byte length alone, before anything sized by the file is allocated.
-Status CheckHeaderLength(uint64_t n, uint64_t file_size) {
-  if (n == 0) return Corrupt("header length is 0");
-  if (n > kMaxSafetensorsHeaderBytes) {
-    return Corrupt("header length " + std::to_string(n) + " is over the " +
-                   std::to_string(kMaxSafetensorsHeaderBytes >> 20) + " MB limit");
-  }
-  if (n > file_size - 8) {
-    return Corrupt("header length " + std::to_string(n) + " runs past the end of the file (" +
-                   std::to_string(file_size) + " bytes)");
-  }
-  return Status::Ok();
-}
-
-Status ParseHeaderJson(std::string_view text, uint64_t data_bytes, SafetensorsHeader* h) {
-  const size_t bad = FirstInvalidUtf8(reinterpret_cast<const uint8_t*>(text.data()), text.size());
-  if (bad != text.size()) {
-    return Corrupt("header is not UTF-8 (bad byte at header offset " + std::to_string(bad) + ")");
-  }
-  Json j;
-  std::string err;
-  if (!ParseJsonStrict(text, kMaxJsonDepth, &j, &err)) return Corrupt("header is " + err);
-  if (!j.is_object()) return Corrupt("header is not a JSON object");
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.key() == "__metadata__") {
-      FOLIO_RETURN_IF_ERROR(ParseMetadata(*it, &h->metadata));
-      continue;
-    }
-    SafetensorsHeader::Entry e;
-    FOLIO_RETURN_IF_ERROR(ParseEntry(it.key(), *it, data_bytes, &e));
-    h->tensors.push_back(std::move(e));
-  }
-  return CheckLayout(&h->tensors, data_bytes);
-}
-
-}  // namespace
-
-Result<SafetensorsHeader> ParseSafetensorsHeader(const uint8_t* bytes, size_t available,
-                                                 uint64_t file_size,
-                                                 const std::string& display_name) {
-  if (file_size < 8) {
-    return Corrupt(display_name + ": file is " + std::to_string(file_size) +
-                   " bytes, too short for a safetensors header (8-byte length first)");
-  }
-  if (available < 8) {
-    return InvalidArgument(display_name + ": only " + std::to_string(available) + " bytes given");
-  }
-  const uint64_t n = ReadLe64(bytes);
-  FOLIO_RETURN_IF_ERROR(CheckHeaderLength(n, file_size).WithContext(display_name));
-  if (available - 8 < n) {
-    return InvalidArgument(display_name + ": only " + std::to_string(available) +
-                           " bytes given for a header of " + std::to_string(n));
-  }
-  SafetensorsHeader h;
-  h.header_bytes = n;
-  const std::string_view text(reinterpret_cast<const char*>(bytes + 8), static_cast<size_t>(n));
-  FOLIO_RETURN_IF_ERROR(ParseHeaderJson(text, file_size - 8 - n, &h).WithContext(display_name));
-  return h;
-}
 
 // ---- MappedFile ----------------------------------------------------------------------
 

@@ -118,9 +118,18 @@ void AddBadHeaderRows() {
       << QByteArray(R"({"t":{"dtype":"F32","shape":[1]}})") << 4 << kCorrupt << "'t'";
   QTest::newRow("metadata not strings")
       << QByteArray(R"({"__metadata__":{"format":1}})") << 0 << kCorrupt << "__metadata__";
+  QTest::newRow("entry not an object") << QByteArray(R"({"t": 5})") << 0 << kCorrupt << "'t'";
+  QTest::newRow("metadata not an object")
+      << QByteArray(R"({"__metadata__": []})") << 0 << kCorrupt << "__metadata__";
+  QTest::newRow("rank over 32")
+      << one("U8", "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]", "[0,1]")
+      << 1 << kCorrupt << "'t': shape has more than 32";
+  QTest::newRow("three offsets") << one("F32", "[1]", "[0,4,4]") << 4 << kCorrupt
+                                 << "'t': data_offsets must be two";
   QTest::newRow("nested too deep")
-      << QByteArray(R"({"__metadata__":{"x":[[[[[[[[[[[[1]]]]]]]]]]]]}})") << 0 << kCorrupt
-      << "nested";
+      << QByteArray(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4],)"
+                    R"("extra":[[[[[[[[[[[[1]]]]]]]]]]]]}})")
+      << 4 << kCorrupt << "'t': JSON nested too deep";
 }
 
 }  // namespace
@@ -333,6 +342,15 @@ class TestSafetensors : public QObject {
     QCOMPARE(static_cast<int>(f.status().code()), code);
     QVERIFY2(m.find("bad.safetensors") != std::string::npos, m.c_str());
     QVERIFY2(m.find(mention.toStdString()) != std::string::npos, m.c_str());
+  }
+
+  void unknownEntryFieldsAreIgnored() {
+    const QByteArray header =
+        R"({"t":{"note":{"a":[1,{"b":null}]},"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+    auto f =
+        SafetensorsFile::Open(Write(RawSafetensors(header, F32Bytes({2.5f})), "extra.safetensors"));
+    QVERIFY2(f.ok(), f.status().message().c_str());
+    QCOMPARE((*f)->Get("t")->GetF32(0), 2.5f);
   }
 
   void emptyHeaderObjectIsAValidEmptyFile() {
