@@ -125,14 +125,15 @@ Status RunMigration(sql::Database& db, const Migration& m) {
   // Another process may have migrated while we waited for the write lock.
   FOLIO_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
   if (version >= m.to_version) return Status::Ok();
-  FOLIO_RETURN_IF_ERROR(
-      db.Exec(m.sql).WithContext("upgrading the library to schema " + std::to_string(m.to_version)));
+  FOLIO_RETURN_IF_ERROR(db.Exec(m.sql).WithContext("upgrading the library to schema " +
+                                                   std::to_string(m.to_version)));
   return tx.Commit();
 }
 
 // Version 0 must mean a new, empty file: an SQLite file of some other program is not ours.
 Status CheckEmpty(sql::Database& db) {
-  FOLIO_ASSIGN_OR_RETURN(sql::Statement st, db.PrepareUncached("SELECT count(*) FROM sqlite_schema"));
+  FOLIO_ASSIGN_OR_RETURN(sql::Statement st,
+                         db.PrepareUncached("SELECT count(*) FROM sqlite_schema"));
   FOLIO_ASSIGN_OR_RETURN(bool row, st.Step());
   if (row && st.ColumnInt64(0) != 0) {
     return Corrupt("store damaged: " + db.path() + " is an SQLite file but not a Folio library");

@@ -7,8 +7,8 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <tuple>
 #include <string_view>
+#include <tuple>
 #include <unordered_set>
 
 #include "docstore/search_rank.h"
@@ -54,17 +54,15 @@ constexpr size_t kMaxWords = 24;
 
 const std::unordered_set<std::string_view>& Stopwords() {
   static const std::unordered_set<std::string_view> kWords = {
-      "a",     "about", "above", "after", "again", "all",   "also",  "am",    "an",
-      "and",   "any",   "are",   "as",    "at",    "be",    "been",  "being", "but",
-      "by",    "can",   "could", "did",   "do",    "does",  "doing", "for",   "from",
-      "had",   "has",   "have",  "he",    "her",   "here",  "hers",  "him",   "his",
-      "how",   "i",     "if",    "in",    "into",  "is",    "it",    "its",   "me",
-      "more",  "most",  "my",    "no",    "nor",   "not",   "of",    "on",    "or",
-      "our",   "ours",  "she",   "should", "so",   "some",  "such",  "than",  "that",
-      "the",   "their", "them",  "then",  "there", "these", "they",  "this",  "those",
-      "to",    "too",   "us",    "was",   "we",    "were",  "what",  "when",  "where",
-      "which", "while", "who",   "whom",  "why",   "will",  "with",  "would", "you",
-      "your"};
+      "a",     "about", "above",  "after", "again", "all",   "also", "am",   "an",  "and",   "any",
+      "are",   "as",    "at",     "be",    "been",  "being", "but",  "by",   "can", "could", "did",
+      "do",    "does",  "doing",  "for",   "from",  "had",   "has",  "have", "he",  "her",   "here",
+      "hers",  "him",   "his",    "how",   "i",     "if",    "in",   "into", "is",  "it",    "its",
+      "me",    "more",  "most",   "my",    "no",    "nor",   "not",  "of",   "on",  "or",    "our",
+      "ours",  "she",   "should", "so",    "some",  "such",  "than", "that", "the", "their", "them",
+      "then",  "there", "these",  "they",  "this",  "those", "to",   "too",  "us",  "was",   "we",
+      "were",  "what",  "when",   "where", "which", "while", "who",  "whom", "why", "will",  "with",
+      "would", "you",   "your"};
   return kWords;
 }
 
@@ -230,7 +228,9 @@ bool StripMarks(std::string_view marked, std::string_view original,
   return !spans->empty();
 }
 
-bool IsUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+bool IsUtf8Continuation(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
 
 // A window of about `budget` bytes around the first span, cut at spaces and never inside
 // a UTF-8 sequence; returns [begin, end).
@@ -321,14 +321,12 @@ Status AppendHits(sql::Database& db, const std::string& fts_query, const std::st
   const int want = opt.limit - static_cast<int>(out->size());
   if (fts_query.empty() || want <= 0) return Status::Ok();
   // Ask for enough rows that the ones already found cannot starve the rest.
-  FOLIO_ASSIGN_OR_RETURN(auto ranked,
-                         RankedIds(db, fts_query, counts, ranges,
-                                   want + static_cast<int>(seen->size()), window));
+  FOLIO_ASSIGN_OR_RETURN(auto ranked, RankedIds(db, fts_query, counts, ranges,
+                                                want + static_cast<int>(seen->size()), window));
   for (const Ranked& r : ranked) {
     if (static_cast<int>(out->size()) >= opt.limit) break;
     if (!seen->insert(r.chunk_id).second) continue;
-    FOLIO_ASSIGN_OR_RETURN(auto hit,
-                           HitDetails(db, highlight_query, r, phrase, opt.snippet_bytes));
+    FOLIO_ASSIGN_OR_RETURN(auto hit, HitDetails(db, highlight_query, r, phrase, opt.snippet_bytes));
     if (hit) out->push_back(std::move(*hit));
   }
   return Status::Ok();
@@ -437,15 +435,15 @@ Result<std::vector<SearchHit>> Search(Library& library, const std::string& user_
     return out;
   }
   if (!selective.empty()) {
-    FOLIO_RETURN_IF_ERROR(AppendHits(db, OrOf(selective), selective_counts, q.terms, false,
-                                     options, ranges, everything, &seen, &out));
+    FOLIO_RETURN_IF_ERROR(AppendHits(db, OrOf(selective), selective_counts, q.terms, false, options,
+                                     ranges, everything, &seen, &out));
   }
   const WindowFn newest = [&](const RowidRange& r) -> Result<int64_t> {
     FOLIO_ASSIGN_OR_RETURN(Window win, probe.Get(q.terms, r));
     return win.start;
   };
-  FOLIO_RETURN_IF_ERROR(AppendHits(db, q.terms, all_counts, q.terms, false, options, ranges,
-                                   newest, &seen, &out));
+  FOLIO_RETURN_IF_ERROR(
+      AppendHits(db, q.terms, all_counts, q.terms, false, options, ranges, newest, &seen, &out));
   return out;
 }
 

@@ -41,7 +41,8 @@ std::unique_ptr<QueryWeights> ComputeWeights(const Fts5ExtensionApi* api, Fts5Co
   sqlite3_int64 rows = 0, tokens = 0;
   if (api->xRowCount(fts, &rows) != SQLITE_OK) return nullptr;
   if (api->xColumnTotalSize(fts, -1, &tokens) != SQLITE_OK) return nullptr;
-  w->avg_tokens = rows > 0 ? std::max(1.0, static_cast<double>(tokens) / static_cast<double>(rows)) : 1.0;
+  w->avg_tokens =
+      rows > 0 ? std::max(1.0, static_cast<double>(tokens) / static_cast<double>(rows)) : 1.0;
   const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(counts_arg));
   const std::vector<int64_t> counts =
       text ? ParseCounts(text, sqlite3_value_bytes(counts_arg)) : std::vector<int64_t>();
@@ -49,7 +50,8 @@ std::unique_ptr<QueryWeights> ComputeWeights(const Fts5ExtensionApi* api, Fts5Co
   for (int i = 0; i < phrases; ++i) {
     const int64_t n = i < static_cast<int>(counts.size()) && counts[i] >= 0 ? counts[i] : rows;
     // Same formula and floor as FTS5's bm25(): a word in over half the rows weighs ~nothing.
-    const double idf = std::log((static_cast<double>(rows - n) + 0.5) / (static_cast<double>(n) + 0.5));
+    const double idf =
+        std::log((static_cast<double>(rows - n) + 0.5) / (static_cast<double>(n) + 0.5));
     w->idf.push_back(idf > 1e-6 ? idf : 1e-6);
   }
   return w;
@@ -66,8 +68,8 @@ void FolioBm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* c
     }
     w = fresh.get();
     // On failure SQLite calls the deleter itself, so ownership passes either way.
-    if (api->xSetAuxdata(fts, fresh.release(), [](void* p) { delete static_cast<QueryWeights*>(p); }) !=
-        SQLITE_OK) {
+    if (api->xSetAuxdata(fts, fresh.release(),
+                         [](void* p) { delete static_cast<QueryWeights*>(p); }) != SQLITE_OK) {
       sqlite3_result_error_nomem(ctx);
       return;
     }

@@ -70,7 +70,9 @@ Statement& Statement::operator=(Statement&& other) noexcept {
   return *this;
 }
 
-Statement::~Statement() { Release(); }
+Statement::~Statement() {
+  Release();
+}
 
 void Statement::Release() {
   if (!stmt_) return;
@@ -89,8 +91,8 @@ void Statement::Release() {
 namespace {
 void NoteBind(Status* first_error, int rc, sqlite3_stmt* stmt, int index) {
   if (rc == SQLITE_OK || !first_error->ok()) return;
-  *first_error = StatusFromSqlite(rc, sqlite3_db_handle(stmt),
-                                  "binding parameter " + std::to_string(index));
+  *first_error =
+      StatusFromSqlite(rc, sqlite3_db_handle(stmt), "binding parameter " + std::to_string(index));
 }
 }  // namespace
 
@@ -104,14 +106,14 @@ void Statement::Bind(int index, std::string_view text) {
   // A non-null pointer even for "": a null one would bind NULL, not an empty string.
   const char* p = text.data() ? text.data() : "";
   NoteBind(&bind_error_,
-           sqlite3_bind_text64(stmt_, index, p, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
-           stmt_, index);
+           sqlite3_bind_text64(stmt_, index, p, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8), stmt_,
+           index);
 }
 void Statement::BindBlob(int index, const void* data, size_t size) {
   static const char kEmpty = 0;
   NoteBind(&bind_error_,
-           sqlite3_bind_blob64(stmt_, index, data ? data : &kEmpty, size, SQLITE_TRANSIENT),
-           stmt_, index);
+           sqlite3_bind_blob64(stmt_, index, data ? data : &kEmpty, size, SQLITE_TRANSIENT), stmt_,
+           index);
 }
 void Statement::BindNull(int index) {
   NoteBind(&bind_error_, sqlite3_bind_null(stmt_, index), stmt_, index);
@@ -149,14 +151,20 @@ void Statement::Reset() {
   bind_error_ = Status::Ok();
 }
 
-int64_t Statement::ColumnInt64(int col) const { return sqlite3_column_int64(stmt_, col); }
-double Statement::ColumnDouble(int col) const { return sqlite3_column_double(stmt_, col); }
+int64_t Statement::ColumnInt64(int col) const {
+  return sqlite3_column_int64(stmt_, col);
+}
+double Statement::ColumnDouble(int col) const {
+  return sqlite3_column_double(stmt_, col);
+}
 std::string_view Statement::ColumnTextView(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
   const int n = sqlite3_column_bytes(stmt_, col);
   return p ? std::string_view(p, static_cast<size_t>(n)) : std::string_view();
 }
-std::string Statement::ColumnText(int col) const { return std::string(ColumnTextView(col)); }
+std::string Statement::ColumnText(int col) const {
+  return std::string(ColumnTextView(col));
+}
 std::vector<uint8_t> Statement::ColumnBlob(int col) const {
   const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
   const int n = sqlite3_column_bytes(stmt_, col);
@@ -168,8 +176,7 @@ bool Statement::ColumnIsNull(int col) const {
 
 // ---- Database -------------------------------------------------------------------
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
-                                                 const OpenOptions& opt) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const OpenOptions& opt) {
   sqlite3* raw = nullptr;
   const int flags = SQLITE_OPEN_READWRITE | (opt.create ? SQLITE_OPEN_CREATE : 0) |
                     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
@@ -213,8 +220,8 @@ Result<Statement> Database::Prepare(const char* sql) {
   if (!entry) entry = std::make_unique<CachedStatement>();
   if (entry->in_use) return PrepareUncached(sql);
   if (!entry->stmt) {
-    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &entry->stmt,
-                                      nullptr);
+    const int rc =
+        sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &entry->stmt, nullptr);
     if (rc != SQLITE_OK) {
       entry->stmt = nullptr;
       return Error(rc, "preparing a query");
@@ -225,8 +232,7 @@ Result<Statement> Database::Prepare(const char* sql) {
 
 Result<Statement> Database::PrepareUncached(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
-  const int rc =
-      sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return Error(rc, "preparing a query");
   return Statement(stmt, this, nullptr);
 }
@@ -236,13 +242,21 @@ Status Database::Exec(const char* sql, std::string_view what) {
   return rc == SQLITE_OK ? Status::Ok() : Error(rc, what);
 }
 
-int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
-int Database::Changes() const { return sqlite3_changes(db_); }
-bool Database::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+int64_t Database::LastInsertRowId() const {
+  return sqlite3_last_insert_rowid(db_);
+}
+int Database::Changes() const {
+  return sqlite3_changes(db_);
+}
+bool Database::InTransaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
 
 // ---- Transaction ----------------------------------------------------------------
 
-Transaction::~Transaction() { Rollback(); }
+Transaction::~Transaction() {
+  Rollback();
+}
 
 Status Transaction::Begin() {
   FOLIO_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));

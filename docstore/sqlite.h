@@ -65,7 +65,7 @@ class Statement {
   int64_t ColumnInt64(int col) const;
   int ColumnInt(int col) const { return static_cast<int>(ColumnInt64(col)); }
   double ColumnDouble(int col) const;
-  std::string ColumnText(int col) const;       // "" for NULL
+  std::string ColumnText(int col) const;           // "" for NULL
   std::string_view ColumnTextView(int col) const;  // valid until the next Step/Reset
   std::vector<uint8_t> ColumnBlob(int col) const;
   bool ColumnIsNull(int col) const;

@@ -122,9 +122,12 @@ std::string TimestampForFileName() {
 
 const char* StoreActionName(StoreAction a) {
   switch (a) {
-    case StoreAction::kAdded: return "added";
-    case StoreAction::kUnchanged: return "unchanged";
-    case StoreAction::kReplaced: return "replaced";
+    case StoreAction::kAdded:
+      return "added";
+    case StoreAction::kUnchanged:
+      return "unchanged";
+    case StoreAction::kReplaced:
+      return "replaced";
   }
   return "added";
 }
@@ -227,7 +230,8 @@ Result<StoreResult> Library::StoreDocument(const ImportedDocument& doc) {
   FOLIO_ASSIGN_OR_RETURN(auto existing, FindByHashLocked(doc.content_hash));
   if (existing) return StoreResult{*existing, StoreAction::kUnchanged};  // tx rolls back
   bool replaced = false;
-  FOLIO_RETURN_IF_ERROR(RemoveOtherVersions(doc.path, doc.content_hash, &replaced).WithContext(what));
+  FOLIO_RETURN_IF_ERROR(
+      RemoveOtherVersions(doc.path, doc.content_hash, &replaced).WithContext(what));
   FOLIO_ASSIGN_OR_RETURN(int64_t id, InsertDocumentRow(doc));
   FOLIO_RETURN_IF_ERROR(InsertPages(id, doc).WithContext(what));
   FOLIO_RETURN_IF_ERROR(InsertChunks(id, doc).WithContext(what));
@@ -421,7 +425,8 @@ Status Library::PutEmbeddings(const std::string& model_key,
   sql::Transaction tx(*db_);
   FOLIO_RETURN_IF_ERROR(tx.Begin());
   for (const ChunkEmbedding& e : rows) {
-    if (e.vector.empty()) return InvalidArgument("empty embedding for chunk " + std::to_string(e.chunk_id));
+    if (e.vector.empty())
+      return InvalidArgument("empty embedding for chunk " + std::to_string(e.chunk_id));
     FOLIO_ASSIGN_OR_RETURN(sql::Statement st, db_->Prepare(kPutEmbedding));
     st.Bind(1, e.chunk_id);
     st.Bind(2, model_key);
@@ -509,7 +514,8 @@ Status Library::CheckIntegrity() {
   }
   // FTS5's own check compares the index with the content table (SQLITE_CORRUPT_VTAB).
   Status s = db_->Exec("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')");
-  if (!s.ok()) return Corrupt("store damaged: the search index does not match the chunks: " + s.message());
+  if (!s.ok())
+    return Corrupt("store damaged: the search index does not match the chunks: " + s.message());
   return Status::Ok();
 }
 

@@ -70,7 +70,7 @@ struct ChunkEmbedding {
 
 struct ConversationMessage {
   int64_t id = 0;
-  std::string role;       // "system", "user", "assistant"
+  std::string role;  // "system", "user", "assistant"
   std::string text;
   std::string meta_json;  // a JSON object
   int64_t created_at = 0;
@@ -114,8 +114,7 @@ class Library {
   Result<std::vector<ChunkEmbedding>> GetEmbeddings(const std::string& model_key);
 
   // ---- conversations ----
-  Result<int64_t> CreateConversation(const std::string& title,
-                                     const std::vector<int64_t>& doc_ids);
+  Result<int64_t> CreateConversation(const std::string& title, const std::vector<int64_t>& doc_ids);
   Result<int64_t> AppendMessage(int64_t conversation_id, const std::string& role,
                                 const std::string& text, const std::string& meta_json = "{}");
   Result<std::vector<ConversationMessage>> ListMessages(int64_t conversation_id);

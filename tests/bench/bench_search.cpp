@@ -39,7 +39,7 @@ struct Options {
 
 // Pronounceable pseudo-words, distinct by construction (rank written in syllables).
 std::string MakeWord(int rank) {
-  static const char* kSyl[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "pe", "da",
+  static const char* kSyl[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti",  "vo", "pe", "da",
                                "gu", "be", "zo", "fi", "ha", "jo", "qua", "wi", "xe", "yu"};
   std::string w;
   int r = rank + 20;
@@ -84,8 +84,7 @@ std::string Sentence(const ZipfVocabulary& v, std::mt19937& rng, int words) {
 }
 
 // 10 pages of ~2,000 bytes; chunks of ~1,200 bytes laid over them with exact ranges.
-ImportedDocument MakeDocument(const ZipfVocabulary& v, std::mt19937& rng, int index,
-                              int n_chunks) {
+ImportedDocument MakeDocument(const ZipfVocabulary& v, std::mt19937& rng, int index, int n_chunks) {
   ImportedDocument doc;
   doc.path = "/bench/doc" + std::to_string(index) + ".txt";
   doc.title = "Synthetic document " + std::to_string(index);
@@ -171,8 +170,8 @@ std::string PhraseFromLibrary(folio::docstore::Library& lib, int64_t n_docs, std
   return words[at] + " " + words[at + 1] + " " + words[at + 2];
 }
 
-std::vector<Mix> MakeMixes(folio::docstore::Library& lib, int64_t n_docs,
-                           const ZipfVocabulary& v, const Options& o) {
+std::vector<Mix> MakeMixes(folio::docstore::Library& lib, int64_t n_docs, const ZipfVocabulary& v,
+                           const Options& o) {
   std::mt19937 rng(o.seed + 99);
   std::vector<Mix> mixes(4);
   mixes[0].name = "1 common word";
@@ -201,11 +200,16 @@ Options Parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--chunks") o.chunks = std::atoi(argv[i + 1]);
-    else if (k == "--queries") o.queries = std::atoi(argv[i + 1]);
-    else if (k == "--limit") o.limit = std::atoi(argv[i + 1]);
-    else if (k == "--seed") o.seed = static_cast<uint32_t>(std::atoi(argv[i + 1]));
-    else if (k == "--library") o.library = argv[i + 1];
+    if (k == "--chunks")
+      o.chunks = std::atoi(argv[i + 1]);
+    else if (k == "--queries")
+      o.queries = std::atoi(argv[i + 1]);
+    else if (k == "--limit")
+      o.limit = std::atoi(argv[i + 1]);
+    else if (k == "--seed")
+      o.seed = static_cast<uint32_t>(std::atoi(argv[i + 1]));
+    else if (k == "--library")
+      o.library = argv[i + 1];
   }
   return o;
 }
@@ -245,7 +249,8 @@ int main(int argc, char** argv) {
       m.cpu_ms.push_back(ThreadCpuMs() - c0);
       m.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       if (!hits.ok()) {
-        std::fprintf(stderr, "bench_search: '%s': %s\n", q.c_str(), hits.status().message().c_str());
+        std::fprintf(stderr, "bench_search: '%s': %s\n", q.c_str(),
+                     hits.status().message().c_str());
         return 1;
       }
       total_hits += hits->size();
@@ -262,8 +267,10 @@ int main(int argc, char** argv) {
   if (std::getenv("BENCH_SEARCH_SLOWEST")) {
     for (const Mix& m : mixes) {
       size_t worst = 0;
-      for (size_t i = 0; i < m.cpu_ms.size(); ++i) worst = m.cpu_ms[i] > m.cpu_ms[worst] ? i : worst;
-      std::printf("slowest %s: '%s' %.2f ms cpu\n", m.name, m.queries[worst].c_str(), m.cpu_ms[worst]);
+      for (size_t i = 0; i < m.cpu_ms.size(); ++i)
+        worst = m.cpu_ms[i] > m.cpu_ms[worst] ? i : worst;
+      std::printf("slowest %s: '%s' %.2f ms cpu\n", m.name, m.queries[worst].c_str(),
+                  m.cpu_ms[worst]);
     }
   }
   std::printf("(limit %d, %.1f hits per query)\n", o.limit,

@@ -78,10 +78,10 @@ inline ImportedDocument MakeDocument(const std::string& path, const std::string&
 
 // Seeded filler text from a small vocabulary that no test searches for.
 inline std::string Filler(std::mt19937& rng, int words) {
-  static const char* kWords[] = {"lorem",  "ipsum",   "dolor",  "sit",    "amet",
-                                 "consectetur", "adipiscing", "elit", "sed", "eiusmod",
-                                 "tempor", "incididunt", "labore", "dolore", "magna",
-                                 "aliqua", "veniam", "nostrud", "ullamco", "laboris"};
+  static const char* kWords[] = {"lorem",       "ipsum",      "dolor",   "sit",     "amet",
+                                 "consectetur", "adipiscing", "elit",    "sed",     "eiusmod",
+                                 "tempor",      "incididunt", "labore",  "dolore",  "magna",
+                                 "aliqua",      "veniam",     "nostrud", "ullamco", "laboris"};
   std::uniform_int_distribution<int> pick(0, static_cast<int>(std::size(kWords)) - 1);
   std::string s;
   for (int i = 0; i < words; ++i) {

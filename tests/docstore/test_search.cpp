@@ -35,9 +35,9 @@ class TestSearch : public QObject {
  private:
   QTemporaryDir dir_;
   std::unique_ptr<Library> lib_;
-  int64_t fox_doc_ = 0;     // the exact phrase once
-  int64_t loose_doc_ = 0;   // the words many times, never as the phrase
-  int64_t paged_doc_ = 0;   // 20 pages, "beacon<N>" on page N
+  int64_t fox_doc_ = 0;    // the exact phrase once
+  int64_t loose_doc_ = 0;  // the words many times, never as the phrase
+  int64_t paged_doc_ = 0;  // 20 pages, "beacon<N>" on page N
   int64_t accent_doc_ = 0;
 
  private slots:
@@ -55,7 +55,8 @@ class TestSearch : public QObject {
         "/fox.txt", "Fox story",
         {Filler(rng, 80) + " The quick brown fox jumps over the lazy dog. " + Filler(rng, 80)}));
     std::string loose;
-    for (int i = 0; i < 6; ++i) loose += "fox quick brown? no: brown quick fox. " + Filler(rng, 10) + " ";
+    for (int i = 0; i < 6; ++i)
+      loose += "fox quick brown? no: brown quick fox. " + Filler(rng, 10) + " ";
     loose_doc_ = store(MakeDocument("/loose.txt", "Loose words", {loose}));
     std::vector<std::string> pages;
     for (int p = 1; p <= 20; ++p) {
@@ -97,12 +98,45 @@ class TestSearch : public QObject {
 
   void ftsSyntaxInUserTextNeverErrors_data() {
     QTest::addColumn<QString>("query");
-    for (const char* q : {"\"", "\"\"", "\"unbalanced fox", "NEAR(fox dog)", "NEAR(fox dog, 2)",
-                          "fox*", "*", "-fox", "fox -dog", "text:fox", "text : fox", "{text}: fox",
-                          "(fox", "fox)", "()", "AND", "OR", "NOT", "fox AND", "NOT fox", "^fox",
-                          "+fox", "fox + dog", "'", "\\", "%", "fox; DROP TABLE chunks; --",
-                          "", "   ", "\t\n", "—", "“quoted”", "fox\"dog", "fox''dog", "a:b:c",
-                          "rowid:1", "chunks_fts:x", "x OR OR y", "\x01\x02"}) {
+    for (const char* q : {"\"",
+                          "\"\"",
+                          "\"unbalanced fox",
+                          "NEAR(fox dog)",
+                          "NEAR(fox dog, 2)",
+                          "fox*",
+                          "*",
+                          "-fox",
+                          "fox -dog",
+                          "text:fox",
+                          "text : fox",
+                          "{text}: fox",
+                          "(fox",
+                          "fox)",
+                          "()",
+                          "AND",
+                          "OR",
+                          "NOT",
+                          "fox AND",
+                          "NOT fox",
+                          "^fox",
+                          "+fox",
+                          "fox + dog",
+                          "'",
+                          "\\",
+                          "%",
+                          "fox; DROP TABLE chunks; --",
+                          "",
+                          "   ",
+                          "\t\n",
+                          "—",
+                          "“quoted”",
+                          "fox\"dog",
+                          "fox''dog",
+                          "a:b:c",
+                          "rowid:1",
+                          "chunks_fts:x",
+                          "x OR OR y",
+                          "\x01\x02"}) {
       QTest::newRow(q) << QString::fromUtf8(q);
     }
   }
@@ -148,7 +182,8 @@ class TestSearch : public QObject {
       QCOMPARE(hits->size(), size_t{1});
       QCOMPARE(hits->front().doc_id, paged_doc_);
       QCOMPARE(hits->front().title, std::string("Twenty pages"));
-      QVERIFY2(hits->front().page == p, qPrintable(QString("beacon%1 found on page %2").arg(p).arg(hits->front().page)));
+      QVERIFY2(hits->front().page == p,
+               qPrintable(QString("beacon%1 found on page %2").arg(p).arg(hits->front().page)));
     }
     // And the page really holds the word.
     auto hits = Search(*lib_, "beacon13", {});
@@ -166,13 +201,15 @@ class TestSearch : public QObject {
         for (const auto& s : h.spans) {
           QVERIFY(0 <= s.begin && s.begin < s.end && s.end <= static_cast<int>(h.snippet.size()));
           const std::string word = Lower(SpanText(h, s));
-          QVERIFY2(h.exact_phrase ? std::string(q).find(word) == 0 : std::string(q).find(word) != std::string::npos,
+          QVERIFY2(h.exact_phrase ? std::string(q).find(word) == 0
+                                  : std::string(q).find(word) != std::string::npos,
                    (word + " is not a word of '" + q + "'").c_str());
         }
       }
     }
     auto phrase = Search(*lib_, "quick brown fox", {});
-    QCOMPARE(Lower(SpanText(phrase->front(), phrase->front().spans.front())), std::string("quick brown fox"));
+    QCOMPARE(Lower(SpanText(phrase->front(), phrase->front().spans.front())),
+             std::string("quick brown fox"));
   }
 
   void diacriticsAreFoldedAndSpansKeepThem() {

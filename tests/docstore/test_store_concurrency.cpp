@@ -63,7 +63,8 @@ class TestStoreConcurrency : public QObject {
       std::mt19937 rng(1);
       for (int i = 0; !stop; ++i) {
         std::vector<std::string> pages;
-        for (int p = 0; p < 8; ++p) pages.push_back(Filler(rng, 150) + " harbour" + std::to_string(i));
+        for (int p = 0; p < 8; ++p)
+          pages.push_back(Filler(rng, 150) + " harbour" + std::to_string(i));
         // Every third document replaces an earlier path: deletes run under load too.
         const std::string file = "/docs/" + std::to_string(i % 3 == 2 ? i - 1 : i) + ".txt";
         auto r = lib->StoreDocument(MakeDocument(file, "Doc " + std::to_string(i), pages));
@@ -79,8 +80,9 @@ class TestStoreConcurrency : public QObject {
       if (!conv.ok()) return;
       conversation = *conv;
       for (int i = 0; !stop; ++i) {
-        auto m = lib->AppendMessage(*conv, i % 2 ? "assistant" : "user",
-                                    "message " + std::to_string(i), R"({"turn":)" + std::to_string(i) + "}");
+        auto m =
+            lib->AppendMessage(*conv, i % 2 ? "assistant" : "user", "message " + std::to_string(i),
+                               R"({"turn":)" + std::to_string(i) + "}");
         log.Note("chat", m.status());
         if (m.ok()) ++messages;
       }

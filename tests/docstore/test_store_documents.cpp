@@ -28,8 +28,9 @@ Counts CountAll(Library& lib) {
   sql::Database& db = lib.database();
   return {Count(db, "SELECT count(*) FROM documents"), Count(db, "SELECT count(*) FROM pages"),
           Count(db, "SELECT count(*) FROM chunks"),
-          Count(db, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'lorem OR ipsum OR "
-                    "dolor OR sit OR amet OR albatross OR zeppelin OR quasar'")};
+          Count(db,
+                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'lorem OR ipsum OR "
+                "dolor OR sit OR amet OR albatross OR zeppelin OR quasar'")};
 }
 
 size_t HitsFor(Library& lib, const std::string& q) {
@@ -127,7 +128,8 @@ class TestStoreDocuments : public QObject {
     auto r = lib->StoreDocument(bad);
     QVERIFY(!r.ok());
     QCOMPARE(r.status().code(), ErrorCode::kInvalidArgument);
-    QVERIFY2(r.status().message().find("/bad.txt") != std::string::npos, r.status().message().c_str());
+    QVERIFY2(r.status().message().find("/bad.txt") != std::string::npos,
+             r.status().message().c_str());
     QVERIFY(CountAll(*lib) == before);
     QCOMPARE(HitsFor(*lib, "albatross"), size_t{0});
     QVERIFY(!lib->FindByHash(bad.content_hash)->has_value());

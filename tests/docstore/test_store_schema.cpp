@@ -220,7 +220,8 @@ class TestStoreSchema : public QObject {
       sql::OpenOptions o;
       o.wal = false;
       auto db = sql::Database::Open(path, o);
-      QVERIFY((*db)->Exec("CREATE TABLE recipes(name TEXT); INSERT INTO recipes VALUES ('x')").ok());
+      QVERIFY(
+          (*db)->Exec("CREATE TABLE recipes(name TEXT); INSERT INTO recipes VALUES ('x')").ok());
     }
     const QByteArray before = ReadAll(QString::fromStdString(path));
     auto lib = Library::Open(path);
