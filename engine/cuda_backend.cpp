@@ -104,7 +104,9 @@ class Planner {
       done += j.bytes;
       if (progress) progress(done, total);
     }
-    return Status::Ok();
+    // cudaMemcpy from pageable memory may return before its DMA lands, and the backend's
+    // stream does not wait for the default stream: finish every copy here.
+    return Cuda(cudaDeviceSynchronize(), "uploading the weights");
   }
   void Late(std::function<void()> fn) { late_.push_back(std::move(fn)); }
 
@@ -278,7 +280,9 @@ Result<std::unique_ptr<CudaCache>> CudaBackendImpl::MakeCache(int64_t max_contex
   }
   // Mamba state starts at zero; K/V rows are written before they are read.
   if (cache->arena.size()) {
-    FOLIO_RETURN_IF_ERROR(Cuda(cudaMemset(cache->arena.At(0), 0, cache->arena.size()), "clearing the cache"));
+    // On the backend's stream: it does not wait for the legacy default stream.
+    FOLIO_RETURN_IF_ERROR(Cuda(cudaMemsetAsync(cache->arena.At(0), 0, cache->arena.size(), stream), "clearing the cache"));
+    FOLIO_RETURN_IF_ERROR(Cuda(cudaStreamSynchronize(stream), "clearing the cache"));
   }
   return cache;
 }

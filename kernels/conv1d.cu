@@ -64,13 +64,15 @@ __global__ void CausalConv1dStepKernel(CausalConv1dParams p) {
   if (c >= p.channels) return;
   const int K = static_cast<int>(p.kernel), km1 = K - 1;
   const float* w = p.weight + c * K;
-  float* st = p.state + c * km1;
   const float x = p.x[c];
   float acc = p.bias ? p.bias[c] : 0.0f;
-  for (int k = 0; k < km1; ++k) acc += w[k] * st[k];
+  if (km1 > 0) {  // state is nullptr when K == 1
+    float* st = p.state + c * km1;
+    for (int k = 0; k < km1; ++k) acc += w[k] * st[k];
+    for (int k = 0; k + 1 < km1; ++k) st[k] = st[k + 1];
+    st[km1 - 1] = x;
+  }
   acc += w[km1] * x;
-  for (int k = 0; k + 1 < km1; ++k) st[k] = st[k + 1];
-  if (km1 > 0) st[km1 - 1] = x;
   p.out[c] = kSilu ? DevSilu(acc) : acc;
 }
 
@@ -83,7 +85,8 @@ Status Validate(const CausalConv1dParams& p) {
     return InvalidArgument("causal conv1d: x, weight, out (and state when kernel > 1) are required");
   if (p.x_stride < p.channels || p.out_stride < p.channels)
     return InvalidArgument("causal conv1d: a row stride is smaller than its row");
-  if (p.T > (int64_t{kTokensPerBlock} << 30)) return InvalidArgument("causal conv1d: T too large");
+  if (p.T > int64_t{kTokensPerBlock} * 65535)  // grid.y limit
+    return InvalidArgument("causal conv1d: T above " + std::to_string(kTokensPerBlock * 65535) + " per call");
   return Status::Ok();
 }
 

@@ -12,9 +12,7 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "engine/cpu_backend.h"
-#ifdef FOLIO_HAVE_CUDA
-#include "engine/cuda_backend.h"
-#endif
+#include "engine/cuda_loader.h"
 #include "engine/ops.h"
 #include "engine/sampler.h"
 #include "engine/session.h"
@@ -39,12 +37,9 @@ std::string OptionsProblem(const Args& args) {
   return args.UnusedOptions();
 }
 
-#ifdef FOLIO_HAVE_CUDA
-// The CUDA backend, planned for `context` tokens (0: the model's maximum); the upload
-// reports its progress on stderr in steps of 10%.
+// The CUDA backend (libfolio_cuda.so, loaded on demand), planned for `context` tokens (0:
+// the model's maximum); the upload reports its progress on stderr in steps of 10%.
 Result<std::unique_ptr<Backend>> MakeCudaBackend(const std::string& dir, int64_t context) {
-  const std::string why = CudaUnavailableReason();
-  if (!why.empty()) return Unsupported(why);
   CudaBackendOptions o;
   o.planned_context = context;
   int last_pct = -1;
@@ -54,10 +49,8 @@ Result<std::unique_ptr<Backend>> MakeCudaBackend(const std::string& dir, int64_t
     last_pct = pct;
     std::fprintf(stderr, "\rfolio-cli: uploading weights to the GPU: %d%%%s", pct, done == total ? "\n" : "");
   };
-  FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CudaBackend> cuda, CudaBackend::Open(dir, o));
-  return std::unique_ptr<Backend>(std::move(cuda));
+  return OpenCudaBackend(dir, o);
 }
-#endif
 
 // The backend for --device (cpu, auto or cuda) over the checkpoint in `dir`. `context` is
 // the longest session the command will run (0: the model's maximum), for the GPU's
@@ -67,7 +60,6 @@ Result<std::unique_ptr<Backend>> MakeBackend(const std::string& device, const st
   if (device != "cpu" && device != "auto" && device != "cuda") {
     return InvalidArgument("unknown --device '" + device + "' (expected cpu, cuda or auto)");
   }
-#ifdef FOLIO_HAVE_CUDA
   if (device != "cpu") {
     auto cuda = MakeCudaBackend(dir, context);
     if (cuda.ok() || device == "cuda") return cuda;
@@ -75,12 +67,6 @@ Result<std::unique_ptr<Backend>> MakeBackend(const std::string& device, const st
       std::fprintf(stderr, "folio-cli: %s; running on the CPU\n", cuda.status().message().c_str());
     }
   }
-#else
-  (void)context;
-  if (device == "cuda") {
-    return Unsupported("the CUDA backend is not available in this build; use --device cpu");
-  }
-#endif
   FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CpuBackend> cpu,
                          CpuBackend::Open(dir, CpuBackendOptions{threads, false}));
   return std::unique_ptr<Backend>(std::move(cpu));
@@ -177,6 +163,9 @@ int RunLogits(int argc, char** argv, int first) {
 }
 
 int RunGenerate(int argc, char** argv, int first) {
+  for (int i = first; i < argc; ++i)  // text prompts go through the tokenizer (cmd_text.cpp)
+    if (!std::strcmp(argv[i], "--prompt") || !std::strncmp(argv[i], "--prompt=", 9))
+      return RunGeneratePrompt(argc, argv, first);
   Args args(argc, argv, first, {"greedy", "stop-at-eos"});
   const ModelArgs m = ReadModelArgs(args);
   std::vector<int64_t> ids;
