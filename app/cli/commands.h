@@ -28,6 +28,13 @@ int RunLogits(int argc, char** argv, int first);
 int RunGenerate(int argc, char** argv, int first);
 int RunBench(int argc, char** argv, int first);
 
+// cmd_text.cpp: the engine on text (tokenizer, chat template, streaming), the tiny model.
+int RunTokenize(int argc, char** argv, int first);
+int RunDetokenize(int argc, char** argv, int first);
+int RunGeneratePrompt(int argc, char** argv, int first);  // generate --prompt (from RunGenerate)
+int RunChat(int argc, char** argv, int first);
+int RunMakeTinyModel(int argc, char** argv, int first);
+
 // cmd_info.cpp: what a checkpoint is and what it needs.
 int RunInfo(int argc, char** argv, int first);
 
