@@ -1,7 +1,8 @@
 // The engine's operators, float32 compute. Two implementations with identical signatures:
 //   folio::ref  plain loops, one function per op, written to be read (ops_ref.cpp);
-//   folio::cpu  the fast CPU path: threads, OpenBLAS for prefill GEMMs, vectorisable
-//               inner loops (ops_cpu.cpp).
+//   folio::cpu  the fast CPU path: threads, OpenBLAS for prefill GEMMs and attention,
+//               AVX2/FMA kernels chosen at run time for decode matvecs and the selective
+//               scan, portable loops otherwise (ops_cpu.cpp).
 // Every cpu:: op is tested against its ref:: twin on seeded random inputs, and the CUDA
 // kernels (kernels/) are tested against ref:: too.
 //

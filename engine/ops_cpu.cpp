@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -146,8 +147,9 @@ FOLIO_AVX2 float DotHalfAvx2(const float* x, const uint8_t* w, int64_t K) {
   return HorizontalSum(a0, a1) + tail;
 }
 
+// FOLIO_CPU_NO_SIMD=1 forces the portable loops (tests run both paths on AVX2 machines).
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                       __builtin_cpu_supports("f16c");
+                       __builtin_cpu_supports("f16c") && !std::getenv("FOLIO_CPU_NO_SIMD");
 
 float DotRow(const float* x, int64_t K, const TensorView& W, int64_t row) {
   const size_t esize = DTypeSize(W.dtype);
