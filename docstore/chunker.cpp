@@ -34,7 +34,10 @@ bool EndsWithCjkTerminator(std::string_view text, size_t e) {
 bool EndsSentence(std::string_view text, size_t e) {
   size_t i = e;
   // Closing quotes and brackets may follow the terminator: `end." Next`.
-  while (i > 0 && std::strchr("\"')]", text[i - 1]) != nullptr && text[i - 1] != '\0') --i;
+  while (i > 0 && e - i < 4 && text[i - 1] != '\0' &&
+         std::strchr("\"')]", text[i - 1]) != nullptr) {
+    --i;
+  }
   if (i > 0 && (text[i - 1] == '.' || text[i - 1] == '!' || text[i - 1] == '?')) return true;
   return EndsWithCjkTerminator(text, i);
 }
@@ -78,7 +81,7 @@ int StartLevelAt(std::string_view text, size_t s) {
   if (s == 0) return 2;
   if (!IsSpace(text[s - 1])) return EndsWithCjkTerminator(text, s) ? 2 : 0;
   size_t i = s;
-  while (i > 0 && IsSpace(text[i - 1])) --i;
+  while (i > 0 && s - i < 64 && IsSpace(text[i - 1])) --i;  // bounded: whitespace runs may be long
   return (i == 0 || EndsSentence(text, i)) ? 2 : 1;
 }
 
