@@ -16,6 +16,7 @@
 #include "app/cli/commands.h"
 #include "engine/chat_template.h"
 #include "engine/cpu_backend.h"
+#include "engine/cuda_loader.h"
 #include "engine/generate.h"
 #include "engine/tiny_model.h"
 #include "engine/tokenizer.h"
@@ -43,13 +44,18 @@ Result<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& dir) {
   return Tokenizer::Load(dir);
 }
 
-// The text commands run on the CPU backend for now (the GPU path is `generate --tokens
-// --device cuda`); `auto` means the CPU here.
+// cpu, cuda or auto (the GPU when the CUDA module, a device and the memory are there,
+// else the CPU, saying why on stderr).
 Result<std::unique_ptr<Backend>> OpenBackend(const std::string& device, const std::string& dir,
                                              int threads) {
-  if (device != "cpu" && device != "auto")
-    return InvalidArgument("--device '" + device +
-                           "': text commands run on the CPU (--device cpu)");
+  if (device != "cpu" && device != "auto" && device != "cuda")
+    return InvalidArgument("unknown --device '" + device + "' (expected cpu, cuda or auto)");
+  if (device != "cpu") {
+    auto cuda = OpenCudaBackend(dir, CudaBackendOptions{});
+    if (cuda.ok() || device == "cuda") return cuda;
+    if (cuda.status().code() != ErrorCode::kUnsupported)
+      std::fprintf(stderr, "folio-cli: %s; running on the CPU\n", cuda.status().message().c_str());
+  }
   FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CpuBackend> cpu,
                          CpuBackend::Open(dir, CpuBackendOptions{threads, false}));
   return std::unique_ptr<Backend>(std::move(cpu));

@@ -124,6 +124,16 @@ class TestCliText : public QObject {
     QVERIFY2(OneLine(r.err) && r.err.contains("context exceeded"), r.err.constData());
   }
 
+  // Without a GPU, --device cuda is one clear line; with one, the answer streams.
+  void deviceCudaRunsOrSaysWhyNot() {
+    Run r = RunCli(
+        {"generate", "--model", model_, "--prompt", "Hello", "--max-new", "4", "--device", "cuda"});
+    QVERIFY2(r.code == 0 || (r.code == 2 && OneLine(r.err)), r.err.constData());
+    Run a = RunCli(
+        {"generate", "--model", model_, "--prompt", "Hello", "--max-new", "4", "--device", "auto"});
+    QCOMPARE(a.code, 0);
+  }
+
   void chatResetsAndQuits() {
     Run r = RunCli({"chat", "--model", model_, "--max-new", "6", "--greedy"},
                    "hello\n/reset\nagain\n/quit\nnever read\n");
