@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "engine/config.h"
 #include "engine/status.h"
@@ -73,6 +74,21 @@ class Backend {
   // Makes `cache` equal to `snapshot` (both from this backend, same max_context or a
   // larger one for `cache`).
   virtual Status Restore(const CacheState& snapshot, CacheState& cache) = 0;
+
+  // The document-state cache on disk: `cache` as bytes, and back. The layout is the
+  // backend's own; only a backend of the same kind over the same model may read it (the
+  // caller keys files by model identity). A malformed or mismatched blob is kCorrupt.
+  // Backends that cannot return Unsupported (the cache then stays in memory only).
+  virtual Result<std::string> SerializeCache(const CacheState& cache) {
+    (void)cache;
+    return Unsupported(name() + " backend cannot save a cache to disk");
+  }
+  virtual Result<std::unique_ptr<CacheState>> DeserializeCache(std::string_view bytes,
+                                                               int64_t max_context) {
+    (void)bytes;
+    (void)max_context;
+    return Unsupported(name() + " backend cannot load a cache from disk");
+  }
 
   // Debug hook (tests): observe hidden states. Backends that cannot return Unsupported.
   virtual Status SetHiddenObserver(HiddenObserver observer) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -270,6 +271,85 @@ Status CpuBackend::Restore(const CacheState& snapshot, CacheState& cache_state) 
   *to = *from;
   to->max_ctx = max_ctx;
   return Status::Ok();
+}
+
+namespace {
+
+// Cache blob: "FCPU" u32 version, i64 position, i64 layers, then per layer four
+// (i64 count, float[count]) arrays: k, v, conv, ssm.
+constexpr char kCacheMagic[4] = {'F', 'C', 'P', 'U'};
+constexpr uint32_t kCacheVersion = 1;
+
+void PutFloats(std::string* out, const std::vector<float>& v) {
+  const int64_t n = static_cast<int64_t>(v.size());
+  out->append(reinterpret_cast<const char*>(&n), sizeof(n));
+  out->append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+bool TakeBytes(std::string_view* in, void* dst, size_t n) {
+  if (in->size() < n) return false;
+  std::memcpy(dst, in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+// Reads one array, which must hold exactly `expect` floats.
+bool TakeFloats(std::string_view* in, size_t expect, std::vector<float>* v) {
+  int64_t n = 0;
+  if (!TakeBytes(in, &n, sizeof(n)) || n < 0 || static_cast<uint64_t>(n) != expect) return false;
+  v->resize(expect);
+  return TakeBytes(in, v->data(), expect * sizeof(float));
+}
+
+}  // namespace
+
+Result<std::string> CpuBackend::SerializeCache(const CacheState& cache_state) {
+  const auto* cache = dynamic_cast<const CpuCache*>(&cache_state);
+  if (!cache || cache->owner != this) return InvalidArgument("cache was made by another backend");
+  std::string out(kCacheMagic, sizeof(kCacheMagic));
+  out.append(reinterpret_cast<const char*>(&kCacheVersion), sizeof(kCacheVersion));
+  const int64_t head[2] = {cache->pos, static_cast<int64_t>(cache->layers.size())};
+  out.append(reinterpret_cast<const char*>(head), sizeof(head));
+  for (const CpuLayerCache& l : cache->layers) {
+    PutFloats(&out, l.k);
+    PutFloats(&out, l.v);
+    PutFloats(&out, l.conv);
+    PutFloats(&out, l.ssm);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<CacheState>> CpuBackend::DeserializeCache(std::string_view bytes,
+                                                                 int64_t max_context) {
+  char magic[4];
+  uint32_t version = 0;
+  int64_t head[2] = {0, 0};
+  if (!TakeBytes(&bytes, magic, 4) || std::memcmp(magic, kCacheMagic, 4) != 0 ||
+      !TakeBytes(&bytes, &version, sizeof(version)) || version != kCacheVersion ||
+      !TakeBytes(&bytes, head, sizeof(head))) {
+    return Corrupt("saved cpu cache: not a Folio cpu cache of this version");
+  }
+  if (head[0] < 0 || head[0] > max_context ||
+      head[1] != static_cast<int64_t>(weights_.layers.size())) {
+    return Corrupt("saved cpu cache: position or layer count does not fit this model");
+  }
+  FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CacheState> fresh, NewCache(max_context));
+  auto* cache = static_cast<CpuCache*>(fresh.get());
+  const ModelConfig& c = config();
+  const size_t kv = static_cast<size_t>(head[0] * c.num_key_value_heads * c.head_dim());
+  for (size_t i = 0; i < cache->layers.size(); ++i) {
+    CpuLayerCache& l = cache->layers[i];
+    const bool mamba = weights_.layers[i].plan.mixer == MixerKind::kMamba;
+    const size_t conv = l.conv.size(), ssm = l.ssm.size();
+    if (!TakeFloats(&bytes, mamba ? 0 : kv, &l.k) || !TakeFloats(&bytes, mamba ? 0 : kv, &l.v) ||
+        !TakeFloats(&bytes, conv, &l.conv) || !TakeFloats(&bytes, ssm, &l.ssm)) {
+      return Corrupt("saved cpu cache: layer " + std::to_string(i) +
+                     " is truncated or has the wrong shape for this model");
+    }
+  }
+  if (!bytes.empty()) return Corrupt("saved cpu cache: trailing bytes");
+  cache->pos = head[0];
+  return fresh;
 }
 
 Status CpuBackend::SetHiddenObserver(HiddenObserver observer) {

@@ -36,6 +36,9 @@ class CpuBackend : public Backend {
                  const ForwardOutputs& out) override;
   Result<std::unique_ptr<CacheState>> Snapshot(const CacheState& cache) override;
   Status Restore(const CacheState& snapshot, CacheState& cache) override;
+  Result<std::string> SerializeCache(const CacheState& cache) override;
+  Result<std::unique_ptr<CacheState>> DeserializeCache(std::string_view bytes,
+                                                       int64_t max_context) override;
   Status SetHiddenObserver(HiddenObserver observer) override;
 
   const JambaWeights& weights() const { return weights_; }

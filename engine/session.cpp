@@ -1,6 +1,7 @@
 #include "engine/session.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 namespace folio {
@@ -107,6 +108,66 @@ Status Session::Restore(const SessionSnapshot& snapshot) {
   tokens_ = snapshot.tokens_;
   last_logits_ = snapshot.last_logits_;
   return Status::Ok();
+}
+
+namespace {
+
+// Snapshot blob: "FSNP" u32 version, i64 n_tokens, i64 n_logits, ids, logits, cache bytes.
+constexpr char kSnapMagic[4] = {'F', 'S', 'N', 'P'};
+constexpr uint32_t kSnapVersion = 1;
+
+template <typename T>
+void Put(std::string* out, const T* v, size_t n) {
+  out->append(reinterpret_cast<const char*>(v), n * sizeof(T));
+}
+
+template <typename T>
+bool Take(std::string_view* in, T* v, size_t n) {
+  if (n > in->size() / sizeof(T)) return false;
+  std::memcpy(v, in->data(), n * sizeof(T));
+  in->remove_prefix(n * sizeof(T));
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> Session::SerializeSnapshot(const SessionSnapshot& snapshot) const {
+  if (!snapshot.cache_) return InvalidArgument("empty snapshot");
+  FOLIO_ASSIGN_OR_RETURN(std::string cache, backend_->SerializeCache(*snapshot.cache_));
+  std::string out(kSnapMagic, sizeof(kSnapMagic));
+  Put(&out, &kSnapVersion, 1);
+  const int64_t counts[2] = {static_cast<int64_t>(snapshot.tokens_.size()),
+                             static_cast<int64_t>(snapshot.last_logits_.size())};
+  Put(&out, counts, 2);
+  Put(&out, snapshot.tokens_.data(), snapshot.tokens_.size());
+  Put(&out, snapshot.last_logits_.data(), snapshot.last_logits_.size());
+  out.append(cache);
+  return out;
+}
+
+Result<SessionSnapshot> Session::DeserializeSnapshot(std::string_view bytes) const {
+  char magic[4];
+  uint32_t version = 0;
+  int64_t counts[2];
+  if (!Take(&bytes, magic, 4) || std::memcmp(magic, kSnapMagic, 4) != 0 ||
+      !Take(&bytes, &version, 1) || version != kSnapVersion || !Take(&bytes, counts, 2)) {
+    return Corrupt("saved model state: not a Folio snapshot of this version");
+  }
+  if (counts[0] < 0 || counts[0] > max_context_ || counts[1] != vocab_size()) {
+    return Corrupt("saved model state: token or logits count does not fit this model");
+  }
+  SessionSnapshot snap;
+  snap.tokens_.resize(static_cast<size_t>(counts[0]));
+  snap.last_logits_.resize(static_cast<size_t>(counts[1]));
+  if (!Take(&bytes, snap.tokens_.data(), snap.tokens_.size()) ||
+      !Take(&bytes, snap.last_logits_.data(), snap.last_logits_.size())) {
+    return Corrupt("saved model state: truncated");
+  }
+  FOLIO_ASSIGN_OR_RETURN(snap.cache_, backend_->DeserializeCache(bytes, max_context_));
+  if (snap.cache_->position() != counts[0]) {
+    return Corrupt("saved model state: cache position disagrees with its tokens");
+  }
+  return snap;
 }
 
 }  // namespace folio

@@ -13,6 +13,8 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/backend.h"
@@ -80,6 +82,11 @@ class Session {
   Result<SessionSnapshot> Snapshot() const;
   // Puts the session back to `snapshot`; the snapshot stays usable for later restores.
   Status Restore(const SessionSnapshot& snapshot);
+  // A snapshot as bytes (ids, last logits, the backend's cache bytes) for the on-disk
+  // document-state cache, and back into a snapshot this session can Restore. Unsupported
+  // when the backend cannot serialise; kCorrupt for a malformed blob.
+  Result<std::string> SerializeSnapshot(const SessionSnapshot& snapshot) const;
+  Result<SessionSnapshot> DeserializeSnapshot(std::string_view bytes) const;
   // Forgets everything: position 0, fresh cache.
   Status Reset();
 

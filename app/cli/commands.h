@@ -38,4 +38,8 @@ int RunMakeTinyModel(int argc, char** argv, int first);
 // cmd_info.cpp: what a checkpoint is and what it needs.
 int RunInfo(int argc, char** argv, int first);
 
+// cmd_ask.cpp: the assistant over the library's documents.
+int RunAsk(int argc, char** argv, int first);
+int RunDocChat(int argc, char** argv, int first);
+
 }  // namespace folio::cli

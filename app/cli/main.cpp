@@ -49,6 +49,14 @@ const Command kCommands[] = {
      RunRemove},
     {"search", "folio-cli search \"QUERY\" [--limit N] [--docs ID,...] [--json] [--library PATH]",
      "find passages by their words (exact phrase first)", RunSearch},
+    {"ask",
+     "folio-cli ask \"QUESTION\" [--docs ID,...] [--model DIR] [--max-new N] [--context N] "
+     "[--json] [--library PATH]",
+     "answer from the documents with page citations (quotes only without --model)", RunAsk},
+    {"chat",
+     "folio-cli chat --docs ID,... --model DIR [--conversation ID] [--max-new N] [--json] "
+     "[--library PATH]",
+     "a conversation over documents, one question per line on stdin", RunDocChat},
     {"library-reset", "folio-cli library-reset [--library PATH]",
      "move a damaged library aside (kept as .damaged-TIME) and start a new one", RunLibraryReset},
 };
