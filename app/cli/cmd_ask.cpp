@@ -43,6 +43,7 @@ std::string ReadAskArgs(Args& args, AskArgs* a) {
   a->context = args.GetInt("context", 0);
   a->threads = args.GetInt("threads", 0);
   a->json = args.Flag("json");
+  (void)args.Get("library");  // read again by OpenLibraryOrReport; known, not a typo
   if (!args.error().empty()) return args.error();
   if (a->max_new < 1 || a->max_new > 32768) return "--max-new must be between 1 and 32768";
   if (a->context < 0) return "--context must be a number of tokens (0 = the model's maximum)";
