@@ -3,6 +3,8 @@
 // their position, and the end-of-turn ids generation stops at.
 #include <QtTest>
 
+#include <random>
+
 #include "engine/chat_template.h"
 #include "engine/jinja.h"
 #include "engine/tiny_model.h"
@@ -325,6 +327,40 @@ class TestChatTemplate : public QObject {
     QVERIFY(Render(blocks, "{}").find("PARSE") == 0);
     QVERIFY(Render("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "{}").find("too deeply") !=
             std::string::npos);
+  }
+
+  // Seeded random edits of a real template: each one parses and renders, or fails with an
+  // error; none crashes or hangs.
+  void mutatedTemplatesNeverCrash() {
+    const std::string base = kJambaStyle;
+    const std::string pool = "{}%#-+|()[].,'\"~=<>!*/ \nabcifnotforinsetendmacro0123";
+    std::mt19937 rng(2024);
+    int rendered = 0;
+    for (int round = 0; round < 3000; ++round) {
+      std::string s = base;
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits; ++e) {
+        const size_t at = rng() % s.size();
+        switch (rng() % 3) {
+          case 0:
+            s.erase(at, 1 + rng() % 8);
+            break;
+          case 1:
+            s.insert(at, 1, pool[rng() % pool.size()]);
+            break;
+          default:
+            s[at] = pool[rng() % pool.size()];
+        }
+      }
+      auto t = ChatTemplate::FromSource(s, "<s>", "</s>");
+      if (!t.ok()) {
+        QVERIFY(!t.status().message().empty());
+        continue;
+      }
+      auto r = t->Render({{"system", "S"}, {"user", "Hi"}, {"assistant", "A"}, {"user", "Q"}});
+      rendered += r.ok();
+    }
+    QVERIFY(rendered > 0);
   }
 
   // The tiny model's tokenizer: prompt ids, the built-in fallback, and stop ids.
