@@ -71,6 +71,7 @@ void PrintAnswerEnd(const assistant::Answer& a, bool json) {
       std::printf("  %s, page %d: \"%s\"\n", c.title.c_str(), c.page, c.quote.c_str());
     }
   }
+  std::fflush(stdout);  // the answer before the stats line on stderr
   const auto& s = a.stats;
   if (a.mode != assistant::AnswerMode::kExtractive) {
     std::fprintf(stderr,

@@ -223,6 +223,11 @@ int RunGeneratePrompt(int argc, char** argv, int first) {
 }
 
 int RunChat(int argc, char** argv, int first) {
+  // --docs: a conversation over documents through the assistant (cmd_ask.cpp).
+  for (int i = first; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--docs" || a.rfind("--docs=", 0) == 0) return RunDocChat(argc, argv, first);
+  }
   Args args(argc, argv, first, {"greedy", "stats"});
   TextGenArgs t = ReadTextGenArgs(args);
   const std::string system = args.GetOr("system", "");

@@ -35,7 +35,8 @@ const Command kCommands[] = {
      "print the token ids of a text (--pieces: the pieces)", RunTokenize},
     {"detokenize", "folio-cli detokenize --model DIR 1 2 3", "print the text of token ids",
      RunDetokenize},
-    {"chat", "folio-cli chat --model DIR [--system S] [--max-new N] [--greedy] [--stats]",
+    {"chat", "folio-cli chat --model DIR [--system S] [--max-new N] [--greedy] [--stats] | "
+             "folio-cli chat --docs ID,... --model DIR [--conversation ID] [--json] [--library PATH]",
      "talk to a model; /reset, /quit; Ctrl-C stops an answer", RunChat},
     {"make-tiny-model", "folio-cli make-tiny-model --out DIR [--seed N]",
      "write a tiny random Jamba checkpoint with a real tokenizer, for tests (output is gibberish)",
@@ -53,10 +54,6 @@ const Command kCommands[] = {
      "folio-cli ask \"QUESTION\" [--docs ID,...] [--model DIR] [--max-new N] [--context N] "
      "[--json] [--library PATH]",
      "answer from the documents with page citations (quotes only without --model)", RunAsk},
-    {"chat",
-     "folio-cli chat --docs ID,... --model DIR [--conversation ID] [--max-new N] [--json] "
-     "[--library PATH]",
-     "a conversation over documents, one question per line on stdin", RunDocChat},
     {"library-reset", "folio-cli library-reset [--library PATH]",
      "move a damaged library aside (kept as .damaged-TIME) and start a new one", RunLibraryReset},
 };
