@@ -1,0 +1,67 @@
+// EngineWorker: loads the model and writes answers on its own thread (the "engine"
+// thread), with its own Library connection for documents and conversations. Answers
+// stream out as pieceReceived signals; stopAnswer()/shutdown() are thread-safe flags the
+// running answer polls between tokens.
+#pragma once
+
+#include <QList>
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <memory>
+
+#include "ui/app_settings.h"
+#include "ui/ui_types.h"
+
+Q_DECLARE_METATYPE(folio::ui::AppSettings)
+
+namespace folio::docstore {
+class Library;
+}
+
+namespace folio::ui {
+
+class Answerer;
+
+class EngineWorker : public QObject {
+  Q_OBJECT
+ public:
+  explicit EngineWorker(QString libraryPath);
+  ~EngineWorker() override;
+
+  // Thread-safe. stopAnswer ends the answer being written (what was written is kept);
+  // shutdown also abandons a model load.
+  void stopAnswer() { stopAnswer_.store(true); }
+  void shutdown() {
+    stopAnswer_.store(true);
+    stopLoad_.store(true);
+  }
+
+ public slots:
+  // Loads settings.modelDir (an empty folder = no model: extractive answers).
+  void loadModel(const folio::ui::AppSettings& settings);
+  // Answers `question` about `docIds` (empty = all). conversationId 0 starts a new one.
+  void ask(const QString& question, const QList<qint64>& docIds, qint64 conversationId,
+           const QList<folio::ui::ChatTurn>& history);
+
+ signals:
+  void modelLoadProgress(double fraction, const QString& stage);
+  void modelLoaded(const folio::ui::ModelStatus& status);
+  void answerStarted(qint64 conversationId);
+  void contextUsed(qint64 used, qint64 max, const QString& mode);
+  void pieceReceived(const QString& piece);
+  void answerFinished(qint64 conversationId, const folio::ui::AnswerInfo& info);
+
+ private:
+  docstore::Library* library(QString* error);
+  qint64 StoreTurn(qint64 conversationId, const QString& question, const QList<qint64>& docIds,
+                   const QString& answer, const AnswerInfo& info);
+
+  QString path_;
+  std::unique_ptr<docstore::Library> library_;
+  std::unique_ptr<Answerer> answerer_;
+  std::atomic<bool> stopAnswer_{false};
+  std::atomic<bool> stopLoad_{false};
+};
+
+}  // namespace folio::ui
