@@ -184,6 +184,26 @@ class TestPdfImport : public QObject {
     };
     ExpectError(locked, opt, ErrorCode::kCancelled, "needs a password");
   }
+  void aCrashingReaderIsReportedAndTheCallerLives() {
+    // Stands in for a Poppler segfault: a reader that dies of SIGSEGV mid-run.
+    const std::string reader = Write("crashing-reader.sh", "#!/bin/sh\nkill -SEGV $$\n");
+    QVERIFY(QFile::setPermissions(QString::fromStdString(reader),
+                                  QFileDevice::ReadOwner | QFileDevice::ExeOwner));
+    PdfImportOptions opt = Options();
+    opt.helper_path = reader;
+    ExpectError(Write("crash.pdf", testing::MakePdf({{"x"}, "", ""})), opt, ErrorCode::kCorrupt,
+                "the PDF reader crashed");
+  }
+  void aReaderThatHangsIsKilledAfterThePageTimeout() {
+    const std::string reader = Write("hanging-reader.sh", "#!/bin/sh\nexec sleep 600\n");
+    QVERIFY(QFile::setPermissions(QString::fromStdString(reader),
+                                  QFileDevice::ReadOwner | QFileDevice::ExeOwner));
+    PdfImportOptions opt = Options();
+    opt.helper_path = reader;
+    opt.limits.page_timeout_seconds = 0.5;
+    ExpectError(Write("hang.pdf", testing::MakePdf({{"x"}, "", ""})), opt, ErrorCode::kTimeout,
+                "timed out");
+  }
   void missingHelperIsAClearError() {
     PdfImportOptions opt = Options();
     opt.helper_path = "/nonexistent/folio-pdf-extract";
