@@ -96,9 +96,12 @@ Result<DocumentKind> DetectKind(const std::string& path) {
   ::close(fd);
   if (n < 0) n = 0;
   const std::string_view h(head, static_cast<size_t>(n));
-  const bool pdf_magic = h.find("%PDF-") != std::string_view::npos;
   const std::string ext = LowerExtension(path);
-  if (pdf_magic) return DocumentKind::kPdf;
+  const bool text_ext = ext == ".txt" || ext == ".text" || ext == ".md" || ext == ".markdown";
+  // Readers accept the header anywhere in the first KB; but a note that merely mentions
+  // "%PDF-1.4" stays a note, so text files must start with it to count as a PDF.
+  const size_t magic = h.find("%PDF-");
+  if (magic == 0 || (magic != std::string_view::npos && !text_ext)) return DocumentKind::kPdf;
   if (ext == ".pdf") {
     return Corrupt(n == 0 ? "damaged or not a PDF (the file is empty)"
                           : "damaged or not a PDF (no %PDF- header)");

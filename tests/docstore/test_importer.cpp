@@ -68,6 +68,8 @@ class TestImporter : public QObject {
     const std::string pdf = testing::MakePdf({{"x"}, "", ""});
     QCOMPARE(*DetectKind(Write("k1.txt", pdf)), DocumentKind::kPdf);  // magic wins
     QCOMPARE(*DetectKind(Write("k2.md", "# hi")), DocumentKind::kMarkdown);
+    QCOMPARE(*DetectKind(Write("k2b.md", "# About PDFs\n\nFiles start with %PDF-1.7.\n")),
+             DocumentKind::kMarkdown);
     QCOMPARE(*DetectKind(Write("k3.TXT", "hi")), DocumentKind::kText);
     auto fake = DetectKind(Write("k4.pdf", "just text"));
     QVERIFY(!fake.ok());
