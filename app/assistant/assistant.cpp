@@ -71,11 +71,12 @@ Result<std::unique_ptr<Assistant>> Assistant::Create(docstore::Library& library,
     so.prefill_chunk = a->options_.prefill_chunk;
     FOLIO_ASSIGN_OR_RETURN(a->session_, Session::Create(*model->backend, so));
     // What the template writes after an assistant message: the end-of-turn ids.
-    FOLIO_ASSIGN_OR_RETURN(std::string closed,
-                           model->chat->Render({{"user", "q"}, {"assistant", "\x01"}},
-                                               ChatRenderOptions{false, ""}));
+    FOLIO_ASSIGN_OR_RETURN(
+        std::string closed,
+        model->chat->Render({{"user", "q"}, {"assistant", "\x01"}}, ChatRenderOptions{false, ""}));
     const size_t at = closed.rfind('\x01');
-    FOLIO_ASSIGN_OR_RETURN(a->turn_end_ids_, model->tokenizer->Encode(closed.substr(at + 1), false));
+    FOLIO_ASSIGN_OR_RETURN(a->turn_end_ids_,
+                           model->tokenizer->Encode(closed.substr(at + 1), false));
   }
   return a;
 }
@@ -89,7 +90,8 @@ Result<std::vector<SourceDocument>> Assistant::LoadDocuments(const std::vector<i
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  if (ids.empty()) return NotFound("the library has no documents to answer from; import some first");
+  if (ids.empty())
+    return NotFound("the library has no documents to answer from; import some first");
   std::vector<SourceDocument> docs;
   for (int64_t id : ids) {
     FOLIO_ASSIGN_OR_RETURN(docstore::DocumentInfo info, library_.GetDocument(id));
@@ -124,8 +126,8 @@ Result<std::vector<CandidatePassage>> Assistant::Candidates(const std::string& q
     }
     for (const auto& c : chunks[h.doc_id]) {
       if (c.id != h.chunk_id) continue;
-      out.push_back({h.doc_id, c.id, c.chunk.ordinal, c.chunk.first_page, c.chunk.last_page,
-                     c.chunk.text});
+      out.push_back(
+          {h.doc_id, c.id, c.chunk.ordinal, c.chunk.first_page, c.chunk.last_page, c.chunk.text});
     }
   }
   return out;
@@ -239,13 +241,15 @@ Result<Answer> Assistant::Extractive(const std::string& question,
   so.doc_ids = doc_ids;
   FOLIO_ASSIGN_OR_RETURN(auto hits, docstore::Search(library_, question, so));
   if (hits.empty()) {
-    a.text = "No passage in the documents matches these words (no model is loaded, so this "
-             "is a word search, not an answer).";
+    a.text =
+        "No passage in the documents matches these words (no model is loaded, so this "
+        "is a word search, not an answer).";
     return a;
   }
   a.in_context = true;
-  a.text = "Quotes from the documents (no model is loaded: these are the passages that best "
-           "match, not a generated answer):\n";
+  a.text =
+      "Quotes from the documents (no model is loaded: these are the passages that best "
+      "match, not a generated answer):\n";
   for (size_t i = 0; i < hits.size(); ++i) {
     const auto& h = hits[i];
     a.text += "\n" + std::to_string(i + 1) + ". \"" + h.snippet + "\"\n   — " + h.title +

@@ -55,8 +55,8 @@ struct AssistantOptions {
     return p;
   }();
   StateCacheOptions cache;
-  int extractive_quotes = 3;       // passages quoted without a model
-  int retrieval_candidates = 64;   // passages considered in retrieval mode
+  int extractive_quotes = 3;      // passages quoted without a model
+  int retrieval_candidates = 64;  // passages considered in retrieval mode
   int64_t prefill_chunk = 512;
 };
 
@@ -74,9 +74,9 @@ struct AnswerStats {
 };
 
 struct Answer {
-  std::string text;       // what the model wrote (or the quotes), sentinel removed
-  bool in_context = false;  // found in the documents (answerInContext)
-  bool said_not_found = false;  // the model answered the sentinel
+  std::string text;              // what the model wrote (or the quotes), sentinel removed
+  bool in_context = false;       // found in the documents (answerInContext)
+  bool said_not_found = false;   // the model answered the sentinel
   double grounding_overlap = 0;  // share of the answer's words found in its context
   AnswerMode mode = AnswerMode::kExtractive;
   std::vector<Citation> citations;

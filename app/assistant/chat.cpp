@@ -54,7 +54,8 @@ Result<Answer> Assistant::Chat(int64_t conversation_id, const std::string& quest
   FOLIO_ASSIGN_OR_RETURN(std::vector<int64_t> doc_ids, ConversationDocs(library_, conversation_id));
   FOLIO_ASSIGN_OR_RETURN(auto history, library_.ListMessages(conversation_id));
   const nlohmann::json user_meta_in =
-      history.empty() ? nlohmann::json() : nlohmann::json::parse(history[0].meta_json, nullptr, false);
+      history.empty() ? nlohmann::json()
+                      : nlohmann::json::parse(history[0].meta_json, nullptr, false);
   Answer a;
   a.conversation_id = conversation_id;
   if (!model_) {
@@ -87,7 +88,8 @@ Result<Answer> Assistant::Chat(int64_t conversation_id, const std::string& quest
         } else {
           blocks = PromptBuilder::WholeBlocks(state->docs);
         }
-        FOLIO_ASSIGN_OR_RETURN(state->prompt, builder.BuildFor(state->docs, blocks, mode, question));
+        FOLIO_ASSIGN_OR_RETURN(state->prompt,
+                               builder.BuildFor(state->docs, blocks, mode, question));
       }
     }
     a.mode = state->prompt.mode;
@@ -102,8 +104,9 @@ Result<Answer> Assistant::Chat(int64_t conversation_id, const std::string& quest
     FOLIO_ASSIGN_OR_RETURN(std::string full, model_->chat->Render(msgs, {true, ""}));
     if (full.compare(0, base.size(), base) != 0 ||
         full.compare(0, state->prompt.prefix_text.size(), state->prompt.prefix_text) != 0) {
-      return Unsupported("this chat template does not extend one turn to the next; ask "
-                         "questions one at a time instead");
+      return Unsupported(
+          "this chat template does not extend one turn to the next; ask "
+          "questions one at a time instead");
     }
     const auto t0 = Clock::now();
     if (state->snapshot.position() > 0 && state->messages == history.size()) {
@@ -152,11 +155,11 @@ Result<Answer> Assistant::Chat(int64_t conversation_id, const std::string& quest
                                 {"mode", AnswerModeName(a.mode)},
                                 {"stopped", a.stopped},
                                 {"citations", nlohmann::json::parse(CitationsJson(a))}};
-  FOLIO_RETURN_IF_ERROR(library_
-                            .AppendMessage(conversation_id, "assistant", a.text,
-                                           answer_meta.dump(-1, ' ', false,
-                                                            nlohmann::json::error_handler_t::replace))
-                            .status());
+  FOLIO_RETURN_IF_ERROR(
+      library_
+          .AppendMessage(conversation_id, "assistant", a.text,
+                         answer_meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+          .status());
   // Bound the memory of chat states: keep the most recent few conversations.
   while (chats_.size() > kChatStatesKept) {
     auto victim = chats_.begin();

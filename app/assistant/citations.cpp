@@ -22,8 +22,8 @@ const std::regex& DocPageRe() {
 }
 // "page 14", "p. 14", "pages 3-4", "pages 3 and 4", "pages 3, 4".
 const std::regex& PageRe() {
-  static const std::regex re(
-      R"(\b(?:pages|page|pp\.|p\.)\s*(\d+)(?:\s*(?:-|–|to|and|,)\s*(\d+))?)", std::regex::icase);
+  static const std::regex re(R"(\b(?:pages|page|pp\.|p\.)\s*(\d+)(?:\s*(?:-|–|to|and|,)\s*(\d+))?)",
+                             std::regex::icase);
   return re;
 }
 // A document named on its own: "doc 2", "document 2".
@@ -130,15 +130,16 @@ std::vector<PageReference> FindPageReferences(const std::string& answer) {
     if (inside) continue;
     // The document named last before this reference, if any.
     int doc = 0;
-    for (auto d = std::sregex_iterator(answer.begin(), answer.begin() + static_cast<long>(b),
-                                       DocRe());
+    for (auto d =
+             std::sregex_iterator(answer.begin(), answer.begin() + static_cast<long>(b), DocRe());
          d != std::sregex_iterator(); ++d) {
       doc = ToInt((*d)[1]);
     }
     AddRange(doc, ToInt(m[1]), m[2].matched ? ToInt(m[2]) : 0, b, e, &refs);
   }
-  std::stable_sort(refs.begin(), refs.end(),
-                   [](const PageReference& a, const PageReference& b) { return a.begin < b.begin; });
+  std::stable_sort(refs.begin(), refs.end(), [](const PageReference& a, const PageReference& b) {
+    return a.begin < b.begin;
+  });
   return refs;
 }
 

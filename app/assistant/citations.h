@@ -20,7 +20,7 @@ namespace folio::assistant {
 struct PageReference {
   int doc_index = 0;  // 0 when the answer did not say which document
   int page = 0;
-  size_t begin = 0;   // byte range of the reference in the answer
+  size_t begin = 0;  // byte range of the reference in the answer
   size_t end = 0;
 };
 

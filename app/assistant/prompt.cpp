@@ -46,9 +46,12 @@ size_t SplitPoint(const Tokenizer& tok, const std::string& text, size_t question
 
 const char* AnswerModeName(AnswerMode m) {
   switch (m) {
-    case AnswerMode::kWhole: return "whole";
-    case AnswerMode::kRetrieval: return "retrieval";
-    case AnswerMode::kExtractive: return "extractive";
+    case AnswerMode::kWhole:
+      return "whole";
+    case AnswerMode::kRetrieval:
+      return "retrieval";
+    case AnswerMode::kExtractive:
+      return "extractive";
   }
   return "?";
 }
@@ -156,8 +159,7 @@ Result<BuiltPrompt> PromptBuilder::Build(const std::vector<SourceDocument>& docs
                                          const std::string& question,
                                          const PromptBudget& budget) const {
   auto fits = [&](const BuiltPrompt& p) {
-    return static_cast<int64_t>(p.prefix_ids.size() + p.suffix_ids.size()) +
-               budget.answer_tokens <=
+    return static_cast<int64_t>(p.prefix_ids.size() + p.suffix_ids.size()) + budget.answer_tokens <=
            budget.context_tokens;
   };
   FOLIO_ASSIGN_OR_RETURN(BuiltPrompt whole,

@@ -41,10 +41,10 @@ struct SourceDocument {
 struct ContextBlock {
   int doc_index = 1;
   int64_t doc_id = 0;
-  int page = 1;           // the page the marker names (a passage's first page)
-  int last_page = 1;      // a passage may run onto the next pages
-  int64_t chunk_id = 0;   // 0 for a whole page
-  int ordinal = 0;        // chunk ordinal, for document order
+  int page = 1;          // the page the marker names (a passage's first page)
+  int last_page = 1;     // a passage may run onto the next pages
+  int64_t chunk_id = 0;  // 0 for a whole page
+  int ordinal = 0;       // chunk ordinal, for document order
   std::string text;
 };
 
@@ -59,18 +59,18 @@ struct CandidatePassage {
 };
 
 struct PromptBudget {
-  int64_t context_tokens = 4096;   // the model maximum or a user setting
-  int64_t answer_tokens = 256;     // room kept for the answer
+  int64_t context_tokens = 4096;  // the model maximum or a user setting
+  int64_t answer_tokens = 256;    // room kept for the answer
 };
 
 struct BuiltPrompt {
   AnswerMode mode = AnswerMode::kWhole;
-  std::vector<ContextBlock> blocks;     // what the model sees, in document order
-  std::string system_text;              // the system turn's content (instruction + context)
-  std::string prefix_text;              // rendered, for display and tests
-  std::vector<int64_t> prefix_ids;      // identical for every question on the same context
-  std::vector<int64_t> suffix_ids;      // question + generation prompt
-  std::string cache_key;                // format version, mode, content hashes, passages
+  std::vector<ContextBlock> blocks;  // what the model sees, in document order
+  std::string system_text;           // the system turn's content (instruction + context)
+  std::string prefix_text;           // rendered, for display and tests
+  std::vector<int64_t> prefix_ids;   // identical for every question on the same context
+  std::vector<int64_t> suffix_ids;   // question + generation prompt
+  std::string cache_key;             // format version, mode, content hashes, passages
 };
 
 // The system instruction for a mode (whole: "the documents"; retrieval: "excerpts").

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 namespace folio::assistant {
@@ -15,8 +16,7 @@ namespace {
 
 constexpr char kFileMagic[8] = {'F', 'O', 'L', 'I', 'O', 'S', 'T', '1'};
 
-constexpr const char* kFindRow =
-    "SELECT path FROM state_cache WHERE key = ?1 AND model_key = ?2";
+constexpr const char* kFindRow = "SELECT path FROM state_cache WHERE key = ?1 AND model_key = ?2";
 constexpr const char* kUpsertRow =
     "INSERT INTO state_cache(key, model_key, bytes, path, last_used) VALUES(?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT(key, model_key) DO UPDATE SET bytes = excluded.bytes, path = excluded.path, "
@@ -31,7 +31,9 @@ constexpr const char* kOldest =
 // Milliseconds since the epoch, strictly increasing within the process so that two
 // uses in the same millisecond still have an order for LRU.
 int64_t NowMs() {
+  static std::mutex mu;
   static int64_t last = 0;
+  std::lock_guard<std::mutex> lock(mu);
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -85,7 +87,8 @@ const char* CacheHitName(CacheHit h) {
 }
 
 std::string DefaultStateCacheDir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/folio/state";
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return std::string(x) + "/folio/state";
   if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/folio/state";
   return {};
 }
@@ -118,9 +121,13 @@ StateCache::StateCache(docstore::Library* library, StateCacheOptions options)
   if (options_.dir.empty()) options_.disk = false;
 }
 
-std::string StateCache::Dir() const { return options_.dir; }
+std::string StateCache::Dir() const {
+  return options_.dir;
+}
 
-void StateCache::Touch(std::list<Entry>::iterator it) { entries_.splice(entries_.begin(), entries_, it); }
+void StateCache::Touch(std::list<Entry>::iterator it) {
+  entries_.splice(entries_.begin(), entries_, it);
+}
 
 void StateCache::EvictMemory() {
   while (memory_bytes_ > options_.memory_cap_bytes && !entries_.empty()) {

@@ -23,10 +23,10 @@
 namespace folio::assistant {
 
 struct StateCacheOptions {
-  std::string dir;                               // "" = DefaultStateCacheDir()
-  uint64_t memory_cap_bytes = 1ull << 30;        // 1 GiB of snapshots in memory
-  uint64_t disk_cap_bytes = 8ull << 30;          // 8 GiB of files
-  bool disk = true;                              // false: memory only
+  std::string dir;                         // "" = DefaultStateCacheDir()
+  uint64_t memory_cap_bytes = 1ull << 30;  // 1 GiB of snapshots in memory
+  uint64_t disk_cap_bytes = 8ull << 30;    // 8 GiB of files
+  bool disk = true;                        // false: memory only
 };
 
 // $XDG_CACHE_HOME/folio/state, else ~/.cache/folio/state; "" when neither is known.
@@ -45,8 +45,7 @@ class StateCache {
 
   // Restores the entry for (key, model_key) into `session` and returns where it came from;
   // kNone (session untouched) when absent or unreadable (a damaged file is dropped).
-  Result<CacheHit> Restore(const std::string& key, const std::string& model_key,
-                           Session& session);
+  Result<CacheHit> Restore(const std::string& key, const std::string& model_key, Session& session);
 
   // Keeps the session's current state under (key, model_key), in memory and on disk.
   Status Put(const std::string& key, const std::string& model_key, const Session& session);
@@ -67,8 +66,7 @@ class StateCache {
   void EvictMemory();
   Status PutDisk(const std::string& key, const std::string& model_key, const Session& session,
                  const SessionSnapshot& snap);
-  Result<bool> RestoreDisk(const std::string& key, const std::string& model_key,
-                           Session& session);
+  Result<bool> RestoreDisk(const std::string& key, const std::string& model_key, Session& session);
   Status EvictDisk();
   std::string Dir() const;
 

@@ -17,7 +17,9 @@ namespace folio::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
-extern "C" void OnInterrupt(int) { g_stop.store(true); }
+extern "C" void OnInterrupt(int) {
+  g_stop.store(true);
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "folio-cli: %s\n", message.c_str());
@@ -155,7 +157,8 @@ int RunDocChat(int argc, char** argv, int first) {
     if (!c.ok()) return Fail(c.status().message());
     conv = *c;
   }
-  std::fprintf(stderr, "conversation %lld (reopen with --conversation %lld); one question per "
+  std::fprintf(stderr,
+               "conversation %lld (reopen with --conversation %lld); one question per "
                "line, end with Ctrl-D\n",
                static_cast<long long>(conv), static_cast<long long>(conv));
   std::signal(SIGINT, OnInterrupt);

@@ -38,7 +38,7 @@ inline docstore::ImportedDocument MakeDocument(const std::string& path, const st
 
 // Seeded filler prose from a fixed vocabulary: `words` words.
 inline std::string Filler(unsigned seed, int words) {
-  static const char* kWords[] = {"river", "stone", "market", "window", "garden", "lamp",
+  static const char* kWords[] = {"river",  "stone",  "market", "window", "garden", "lamp",
                                  "letter", "harbor", "engine", "bridge", "forest", "paper",
                                  "winter", "copper", "signal", "meadow"};
   std::string s;

@@ -14,8 +14,18 @@ class TestCitations : public QObject {
   Q_OBJECT
 
   std::vector<SourceDocument> Docs() {
-    SourceDocument a{11, 1, "Scan notes", "ha", {{1, "Intro to scans."}, {2, "The selective scan is linear in length."}, {3, "Memory use is constant."}}};
-    SourceDocument b{12, 2, "Attention", "hb", {{1, "Attention is quadratic."}, {2, "Keys and values are cached."}}};
+    SourceDocument a{11,
+                     1,
+                     "Scan notes",
+                     "ha",
+                     {{1, "Intro to scans."},
+                      {2, "The selective scan is linear in length."},
+                      {3, "Memory use is constant."}}};
+    SourceDocument b{12,
+                     2,
+                     "Attention",
+                     "hb",
+                     {{1, "Attention is quadratic."}, {2, "Keys and values are cached."}}};
     return {a, b};
   }
 
@@ -45,9 +55,10 @@ class TestCitations : public QObject {
   void resolvesOnlyPagesTheModelSaw() {
     const auto docs = Docs();
     const auto blocks = PromptBuilder::WholeBlocks(docs);
-    std::vector<ChunkOnPage> chunks = {{11, 101, 2, 2, "Intro. The selective scan is linear in length."},
-                                       {11, 102, 3, 3, "Memory use is constant."},
-                                       {12, 201, 2, 2, "Keys and values are cached."}};
+    std::vector<ChunkOnPage> chunks = {
+        {11, 101, 2, 2, "Intro. The selective scan is linear in length."},
+        {11, 102, 3, 3, "Memory use is constant."},
+        {12, 201, 2, 2, "Keys and values are cached."}};
     const std::string answer =
         "The scan is linear [doc 1, page 2], again [doc 1, page 2]. Memory is constant (page 3). "
         "Keys are cached [doc 2, page 2]; nothing on [doc 2, page 9].";
@@ -83,14 +94,16 @@ class TestCitations : public QObject {
   // The context the model sees, exactly.
   void rendersContextWithPageMarkers() {
     const auto docs = Docs();
-    std::vector<ContextBlock> blocks = {{1, 11, 2, 2, 0, 0, "The selective scan is linear in length."},
-                                        {2, 12, 1, 1, 0, 0, "Attention is quadratic."}};
+    std::vector<ContextBlock> blocks = {
+        {1, 11, 2, 2, 0, 0, "The selective scan is linear in length."},
+        {2, 12, 1, 1, 0, 0, "Attention is quadratic."}};
     QCOMPARE(RenderContext(docs, blocks, AnswerMode::kWhole),
              std::string("\n=== doc 1: Scan notes ===\n[doc 1, page 2]\nThe selective scan is "
                          "linear in length.\n\n=== doc 2: Attention ===\n[doc 2, page 1]\n"
                          "Attention is quadratic.\n"));
-    QVERIFY(RenderContext(docs, blocks, AnswerMode::kRetrieval).find("[doc 1, page 2] (excerpt)\n") !=
-            std::string::npos);
+    QVERIFY(
+        RenderContext(docs, blocks, AnswerMode::kRetrieval).find("[doc 1, page 2] (excerpt)\n") !=
+        std::string::npos);
   }
 
   void overlapCountsContentWords() {
@@ -105,8 +118,9 @@ class TestCitations : public QObject {
     QVERIFY(lib.ok());
     auto doc = testing::MakeDocument(
         "/docs/a.txt", "Field guide",
-        {testing::Filler(1, 120), testing::Filler(2, 80) + " The heron nests in tall reeds by the estuary. " +
-                                      testing::Filler(3, 40),
+        {testing::Filler(1, 120),
+         testing::Filler(2, 80) + " The heron nests in tall reeds by the estuary. " +
+             testing::Filler(3, 40),
          testing::Filler(4, 120)});
     auto other = testing::MakeDocument("/docs/b.txt", "Other", {testing::Filler(5, 200)});
     auto stored = (*lib)->StoreDocument(doc);
@@ -117,7 +131,8 @@ class TestCitations : public QObject {
     auto a = Assistant::Create(**lib, nullptr, opt);
     QVERIFY(a.ok());
     std::string streamed;
-    auto ans = (*a)->Ask("where does the heron nest", {}, [&](std::string_view p) { streamed += p; });
+    auto ans =
+        (*a)->Ask("where does the heron nest", {}, [&](std::string_view p) { streamed += p; });
     QVERIFY2(ans.ok(), ans.status().message().c_str());
     QCOMPARE(ans->mode, AnswerMode::kExtractive);
     QVERIFY(ans->in_context);
