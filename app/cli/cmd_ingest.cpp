@@ -1,6 +1,8 @@
 // folio-cli ingest FILE|DIR... [--password PW] [--library PATH]: imports PDFs, .txt and .md
 // into the library, one line per file as it finishes and a summary at the end. Exit status
 // 1 when any file failed (the others are kept), 2 for bad usage.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -43,6 +45,30 @@ void PrintFileLine(size_t index, size_t count, const FileResult& r, bool have_pa
   for (const auto& w : r.warnings) std::printf("    warning: %s\n", w.c_str());
   std::fflush(stdout);
 }
+
+// On a terminal, a long file shows its pages as they come (on stderr, overwritten in place,
+// at most five times a second); the permanent line per file is printed when it is done.
+class LiveProgress {
+ public:
+  LiveProgress() : enabled_(::isatty(STDERR_FILENO) == 1) {}
+  void Update(const docstore::BatchProgress& p) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!enabled_ || now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    std::fprintf(stderr, "\r[%zu/%zu] %d/%d pages, %.0f pages/s\x1b[K", p.file_index + 1,
+                 p.file_count, p.pages_done, p.pages_total, p.pages_per_second);
+    shown_ = true;
+  }
+  void Clear() {
+    if (shown_) std::fprintf(stderr, "\r\x1b[K");
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
 
 void PrintSummary(const std::vector<FileResult>& results, double seconds, bool have_password) {
   int counts[4] = {0, 0, 0, 0};
@@ -93,11 +119,16 @@ int RunIngest(int argc, char** argv, int first) {
     if (retry || !password) return std::nullopt;
     return password;
   };
+  LiveProgress live;
   const auto start = std::chrono::steady_clock::now();
   const std::vector<FileResult> results =
       docstore::ImportBatch(*library, paths, options, [&](const docstore::BatchProgress& p) {
-        if (p.finished)
+        if (p.finished) {
+          live.Clear();
           PrintFileLine(p.file_index, p.file_count, *p.finished, password.has_value());
+        } else {
+          live.Update(p);
+        }
       });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
