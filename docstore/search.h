@@ -31,7 +31,7 @@ struct SearchHit {
   int64_t doc_id = 0;
   std::string title;
   int page = 1;               // the page where the first matched word falls
-  double score = 0;           // -bm25: higher is better; comparable within one query kind only
+  double score = 0;           // BM25 (see search_rank.h): higher is better
   bool exact_phrase = false;  // found by the exact-phrase query
   std::string snippet;        // UTF-8, "…" where cut, whitespace flattened to spaces
   std::vector<HighlightSpan> spans;
