@@ -1,11 +1,9 @@
-// The extractive answerer and citation resolution (the model answerer is in
-// model_answerer.cpp).
+// Page references in streamed answers, resolved and linked for the chat panel (the
+// answers themselves come from assistant_answerer.cpp).
 #include "ui/answerer.h"
 
 #include <QRegularExpression>
 
-#include "docstore/search.h"
-#include "docstore/store.h"
 #include "ui/text_util.h"
 
 namespace folio::ui {
@@ -40,57 +38,7 @@ std::optional<Citation> Resolve(const QRegularExpressionMatch& m, const QList<Do
   return Citation{d->id, d->title, page, {}};
 }
 
-class ExtractiveAnswerer : public Answerer {
- public:
-  AnswerInfo Answer(docstore::Library& library, const AnswerRequest& request,
-                    const PieceSink& piece, const ContextSink& context,
-                    const std::atomic<bool>& cancel) override {
-    AnswerInfo info;
-    info.mode = "extractive";
-    docstore::SearchOptions opt;
-    opt.limit = 3;
-    opt.snippet_bytes = 360;
-    for (qint64 id : request.docIds) opt.doc_ids.push_back(id);
-    auto hits = docstore::Search(library, request.question.toStdString(), opt);
-    if (!hits.ok()) {
-      info.error = QString::fromStdString(hits.status().message());
-      return info;
-    }
-    context(0, 0, info.mode);
-    if (hits->empty()) {
-      info.inContext = false;
-      piece(QStringLiteral("No passage in the selected documents matches these words."));
-    } else {
-      piece(
-          QStringLiteral("**Quoted passages** (no model is loaded, so these are quotes from "
-                         "your documents, not a written answer):\n\n"));
-    }
-    for (const auto& h : *hits) {
-      if (cancel.load()) {
-        info.stopped = true;
-        break;
-      }
-      const SearchResult r = ToSearchResult(h);
-      const Citation c{r.docId, r.title, r.page, r.snippet};
-      info.citations.push_back(c);
-      piece(QStringLiteral("> %1\n>\n> — [%2, p. %3](%4)\n\n")
-                .arg(MarkdownEscape(r.snippet), MarkdownEscape(r.title))
-                .arg(r.page)
-                .arg(CitationUrl(c).toString(QUrl::FullyEncoded)));
-    }
-    piece(
-        QStringLiteral("\n*To get written answers, choose a model folder in Settings "
-                       "(Ctrl+,).*"));
-    return info;
-  }
-  bool generative() const override { return false; }
-};
-
 }  // namespace
-
-std::unique_ptr<Answerer> MakeExtractiveAnswerer() {
-  return std::make_unique<ExtractiveAnswerer>();
-}
 
 QList<Citation> ResolveCitations(const QString& answer, const QList<DocRef>& docs) {
   QList<Citation> out;

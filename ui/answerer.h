@@ -1,8 +1,7 @@
-// The chat panel's thin adapter over whatever writes answers, so the UI does not depend on
-// how: ExtractiveAnswerer quotes the best passages (no model needed); ModelAnswerer runs
-// the engine over the selected documents (whole when they fit the context, the best
-// passages otherwise) and streams the answer. Both run on the engine worker's thread with
-// its own Library connection; `cancel` is polled between tokens and prefill chunks.
+// The chat panel's thin adapter over whatever writes answers, so the widgets do not depend
+// on how: today the assistant (app/assistant, assistant_answerer.cpp), with a model or,
+// without one, quoting the best passages. It runs on the engine worker's thread with that
+// thread's Library connection; `cancel` ends an answer within one decode step.
 #pragma once
 
 #include <QList>
@@ -23,8 +22,8 @@ namespace folio::ui {
 
 struct AnswerRequest {
   QString question;
-  QList<qint64> docIds;     // empty = every ready document
-  QList<ChatTurn> history;  // earlier turns of this conversation, oldest first
+  QList<qint64> docIds;       // empty = every ready document
+  qint64 conversationId = 0;  // 0 starts a conversation (stored in the library)
 };
 
 // Receives each piece of the answer as it is written (Markdown).
@@ -41,8 +40,7 @@ class Answerer {
   virtual bool generative() const = 0;
 };
 
-// Quotes the passages that best match the question, with document and page, clearly
-// labelled as quotes; says how to add a model.
+// Without a model: the passages that best match the question, with document and page.
 std::unique_ptr<Answerer> MakeExtractiveAnswerer();
 
 struct LoadProgress {

@@ -206,13 +206,12 @@ void ChatPanel::send() {
   const QString q = input_->text().trimmed();
   if (q.isEmpty() || answering_) return;
   input_->clear();
-  const QList<ChatTurn> history = turns_;
   turns_.push_back(ChatTurn{q, {}, {}});
   answering_ = true;
   send_->setEnabled(false);
   stop_->setEnabled(true);
   render();
-  emit askRequested(q, conversationId_, history);
+  emit askRequested(q, conversationId_);
 }
 
 void ChatPanel::answerStarted() {
@@ -250,27 +249,53 @@ void ChatPanel::answerFinished(qint64 conversationId, const AnswerInfo& info) {
   render();
 }
 
-// One turn as Markdown: the question, then the answer (citations linked), or the plain
-// statement that the documents do not contain it.
+// The quotes of an answer written without a model, from its citations (each with the
+// page it came from, as a link), clearly labelled as quotes.
+QString ChatPanel::quotesMarkdown(const AnswerInfo& info, const QString& text) const {
+  if (info.citations.isEmpty()) return MarkdownEscape(text) + "\n\n";
+  QString md = tr("**Quoted passages** (no model is loaded, so these are quotes from your "
+                  "documents, not a written answer):") +
+               "\n\n";
+  for (const auto& c : info.citations) {
+    md += QStringLiteral("> %1\n>\n> — [%2, p. %3](%4)\n\n")
+              .arg(MarkdownEscape(c.quote), MarkdownEscape(c.title))
+              .arg(c.page)
+              .arg(CitationUrl(c).toString(QUrl::FullyEncoded));
+  }
+  return md + tr("*To get written answers, choose a model folder in Settings (Ctrl+,).*") + "\n\n";
+}
+
+// One turn as Markdown: the question, then the answer (page references linked, its
+// sources listed), or the plain statement that the documents do not contain it.
 QString ChatPanel::turnMarkdown(const ChatTurn& t, bool streaming) const {
   QString md = QStringLiteral("**%1** %2\n\n").arg(tr("You:"), MarkdownEscape(t.question));
   const AnswerInfo& info = t.info;
-  const bool finished = !streaming;
-  if (finished && !info.inContext && info.mode != "extractive") {
+  if (streaming) {
+    return md + (t.answer.isEmpty() ? QStringLiteral("*…*") : LinkCitations(t.answer, docs_)) +
+           "\n\n";
+  }
+  if (info.mode == "extractive") {
+    md += quotesMarkdown(info, t.answer);
+  } else if (!info.inContext && info.error.isEmpty()) {
     md += tr("> **Not in the documents.** The checked documents do not contain an answer to "
              "this question.") +
           "\n\n";
   } else {
-    const QString body = info.mode == "extractive" || (streaming && !generative_)
-                             ? t.answer
-                             : LinkCitations(t.answer, docs_);
-    md += body.isEmpty() && streaming ? QStringLiteral("*…*") : body;
-    md += "\n\n";
+    md += LinkCitations(t.answer, docs_) + "\n\n";
+    if (!info.citations.isEmpty()) {
+      QStringList links;
+      for (const auto& c : info.citations) {
+        links << QStringLiteral("[%1, p. %2](%3)")
+                     .arg(MarkdownEscape(c.title))
+                     .arg(c.page)
+                     .arg(CitationUrl(c).toString(QUrl::FullyEncoded));
+      }
+      md += QStringLiteral("**%1** %2\n\n").arg(tr("Sources:"), links.join(QStringLiteral(" · ")));
+    }
   }
-  if (finished && !info.error.isEmpty())
-    md += QStringLiteral("*%1 %2*\n\n").arg(tr("Error:"), info.error);
-  if (finished && info.stopped) md += QStringLiteral("*%1*\n\n").arg(tr("(stopped)"));
-  if (finished && !info.mode.isEmpty() && info.mode != "extractive") {
+  if (!info.error.isEmpty()) md += QStringLiteral("*%1 %2*\n\n").arg(tr("Error:"), info.error);
+  if (info.stopped) md += QStringLiteral("*%1*\n\n").arg(tr("(stopped)"));
+  if (info.mode == "whole" || info.mode == "retrieval") {
     md += QStringLiteral("<sub>%1 · %2 tokens of context · %3 tokens/s</sub>\n\n")
               .arg(ModeName(info.mode), QLocale().toString(info.contextTokens))
               .arg(info.tokensPerSecond, 0, 'f', 1);

@@ -71,8 +71,7 @@ class ChatPanel : public QWidget {
   void newConversation();
 
  signals:
-  void askRequested(const QString& question, qint64 conversationId,
-                    const QList<folio::ui::ChatTurn>& history);
+  void askRequested(const QString& question, qint64 conversationId);
   void stopRequested();
   void conversationChosen(qint64 id);
   void citationActivated(const folio::ui::Citation& citation);
@@ -82,6 +81,7 @@ class ChatPanel : public QWidget {
   void scheduleRender();
   void render();
   QString turnMarkdown(const ChatTurn& t, bool streaming) const;
+  QString quotesMarkdown(const AnswerInfo& info, const QString& text) const;
 
   QList<DocRef> docs_;
   QList<ChatTurn> turns_;

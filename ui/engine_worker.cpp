@@ -4,7 +4,6 @@
 
 #include "docstore/store.h"
 #include "ui/answerer.h"
-#include "ui/text_util.h"
 
 namespace folio::ui {
 
@@ -50,46 +49,24 @@ void EngineWorker::loadModel(const AppSettings& settings) {
   emit modelLoaded(status);
 }
 
-void EngineWorker::ask(const QString& question, const QList<qint64>& docIds, qint64 conversationId,
-                       const QList<ChatTurn>& history) {
+void EngineWorker::ask(const QString& question, const QList<qint64>& docIds,
+                       qint64 conversationId) {
   stopAnswer_.store(false);
   emit answerStarted(conversationId);
   QString error;
   auto* lib = library(&error);
   AnswerInfo info;
-  QString answer;
   if (!lib) {
     info.error = error;
   } else {
-    auto piece = [&](const QString& p) {
-      answer += p;
-      emit pieceReceived(p);
-    };
+    auto piece = [&](const QString& p) { emit pieceReceived(p); };
     auto context = [&](qint64 used, qint64 max, const QString& mode) {
       emit contextUsed(used, max, mode);
     };
-    info = answerer_->Answer(*lib, AnswerRequest{question, docIds, history}, piece, context,
+    info = answerer_->Answer(*lib, AnswerRequest{question, docIds, conversationId}, piece, context,
                              stopAnswer_);
-    conversationId = StoreTurn(conversationId, question, docIds, answer, info);
   }
-  emit answerFinished(conversationId, info);
-}
-
-// Keeps the turn in the library; a conversation is created on its first question.
-qint64 EngineWorker::StoreTurn(qint64 conversationId, const QString& question,
-                               const QList<qint64>& docIds, const QString& answer,
-                               const AnswerInfo& info) {
-  if (!library_) return conversationId;
-  if (conversationId == 0) {
-    std::vector<int64_t> ids(docIds.begin(), docIds.end());
-    auto created = library_->CreateConversation(question.left(80).toStdString(), ids);
-    if (!created.ok()) return 0;
-    conversationId = *created;
-  }
-  (void)library_->AppendMessage(conversationId, "user", question.toStdString());
-  (void)library_->AppendMessage(conversationId, "assistant", answer.toStdString(),
-                                AnswerInfoToJson(info).toStdString());
-  return conversationId;
+  emit answerFinished(info.conversationId ? info.conversationId : conversationId, info);
 }
 
 }  // namespace folio::ui

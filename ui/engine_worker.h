@@ -1,5 +1,5 @@
 // EngineWorker: loads the model and writes answers on its own thread (the "engine"
-// thread), with its own Library connection for documents and conversations. Answers
+// thread), with its own Library connection, where the assistant keeps the conversations. Answers
 // stream out as pieceReceived signals; stopAnswer()/shutdown() are thread-safe flags the
 // running answer polls between tokens.
 #pragma once
@@ -41,8 +41,7 @@ class EngineWorker : public QObject {
   // Loads settings.modelDir (an empty folder = no model: extractive answers).
   void loadModel(const folio::ui::AppSettings& settings);
   // Answers `question` about `docIds` (empty = all). conversationId 0 starts a new one.
-  void ask(const QString& question, const QList<qint64>& docIds, qint64 conversationId,
-           const QList<folio::ui::ChatTurn>& history);
+  void ask(const QString& question, const QList<qint64>& docIds, qint64 conversationId);
 
  signals:
   void modelLoadProgress(double fraction, const QString& stage);
@@ -54,8 +53,6 @@ class EngineWorker : public QObject {
 
  private:
   docstore::Library* library(QString* error);
-  qint64 StoreTurn(qint64 conversationId, const QString& question, const QList<qint64>& docIds,
-                   const QString& answer, const AnswerInfo& info);
 
   QString path_;
   std::unique_ptr<docstore::Library> library_;

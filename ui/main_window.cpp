@@ -250,14 +250,12 @@ void MainWindow::connectWorkers() {
   connect(store_, &StoreWorker::readerDocumentLoaded, reader_, &ReaderView::showDocument);
 
   // Chat.
-  connect(chat_, &ChatPanel::askRequested, this,
-          [this](const QString& q, qint64 conversation, const QList<ChatTurn>& history) {
-            speedLabel_->setText(tr("answering…"));
-            QMetaObject::invokeMethod(engine_, "ask", Qt::QueuedConnection, Q_ARG(QString, q),
-                                      Q_ARG(QList<qint64>, libraryModel_->checkedIds()),
-                                      Q_ARG(qint64, conversation),
-                                      Q_ARG(QList<folio::ui::ChatTurn>, history));
-          });
+  connect(chat_, &ChatPanel::askRequested, this, [this](const QString& q, qint64 conversation) {
+    speedLabel_->setText(tr("answering…"));
+    QMetaObject::invokeMethod(engine_, "ask", Qt::QueuedConnection, Q_ARG(QString, q),
+                              Q_ARG(QList<qint64>, libraryModel_->checkedIds()),
+                              Q_ARG(qint64, conversation));
+  });
   connect(chat_, &ChatPanel::stopRequested, this, &MainWindow::stopAnswer);
   connect(engine_, &EngineWorker::pieceReceived, chat_, &ChatPanel::appendPiece);
   connect(engine_, &EngineWorker::contextUsed, chat_, &ChatPanel::setContextUsage);

@@ -14,11 +14,9 @@
 #include <QThread>
 
 #include "engine/checkpoint.h"
+#include "engine/cuda_loader.h"
 #include "engine/tokenizer.h"
 #include "ui/text_util.h"
-#if defined(FOLIO_HAVE_CUDA)
-#include "engine/cuda_backend.h"
-#endif
 
 namespace folio::ui {
 namespace {
@@ -37,13 +35,10 @@ double CacheBytes(const ModelConfig& c, int64_t context, bool gpu) {
   return kv + ssm;
 }
 
-bool WantsGpu(const QString& device) {
-#if defined(FOLIO_HAVE_CUDA)
-  return device == "cuda" || (device == "auto" && CudaUnavailableReason().empty());
-#else
-  (void)device;
-  return false;
-#endif
+bool WantsGpu(const QString& device, QString* unavailable) {
+  if (device == "cpu") return false;
+  *unavailable = QString::fromStdString(CudaUnavailable());
+  return unavailable->isEmpty();
 }
 
 }  // namespace
@@ -63,13 +58,12 @@ QString DescribeModelFolder(const QString& dir, const QString& device, int conte
   const ModelConfig& c = (*ck)->config();
   const int64_t ctx = std::min<int64_t>(context > 0 ? context : c.max_position_embeddings,
                                         c.max_position_embeddings);
-#if !defined(FOLIO_HAVE_CUDA)
-  if (device == "cuda") {
-    *error = QObject::tr("this build of Folio has no CUDA backend: choose Auto or CPU");
+  QString unavailable;
+  const bool gpu = WantsGpu(device, &unavailable);
+  if (device == "cuda" && !gpu) {
+    *error = QObject::tr("no usable GPU: %1").arg(unavailable);
     return {};
   }
-#endif
-  const bool gpu = WantsGpu(device);
   const double weights = gpu ? static_cast<double>(c.ParameterCount()) * 2.0
                              : static_cast<double>((*ck)->TotalBytes());
   const double cache = CacheBytes(c, ctx, gpu);

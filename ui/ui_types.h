@@ -62,8 +62,9 @@ struct AnswerInfo {
   qint64 contextMax = 0;     // the context length in force
   int generatedTokens = 0;
   double tokensPerSecond = 0;
-  bool stopped = false;  // ended by Stop
-  QString error;         // non-empty when the answer failed
+  bool stopped = false;       // ended by Stop
+  QString error;              // non-empty when the answer failed
+  qint64 conversationId = 0;  // where the turn was stored
 };
 
 // A stored conversation, for the conversations list.

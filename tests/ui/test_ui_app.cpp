@@ -3,6 +3,7 @@
 // choose a bad model folder. Longest UI-thread stalls are printed, not asserted.
 #include <QComboBox>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
 #include <QListView>
@@ -73,6 +74,7 @@ class UiAppTest : public QObject {
   void extractiveAnswerWithoutModelIsLabelledAndCitesPages();
   void settingsPersistAcrossRestarts();
   void badModelFolderShowsAnErrorAndTheAppStaysUsable();
+  void closingMidAnswerAndMidImportStopsTheWorkersCleanly();
 
  private:
   QTemporaryDir tmp_;
@@ -85,6 +87,8 @@ void UiAppTest::initTestCase() {
   QCoreApplication::setApplicationName("test_ui_app");
   QSettings().clear();
   QVERIFY(tmp_.isValid());
+  // The assistant's document-state cache goes under XDG_CACHE_HOME: keep it in the test's folder.
+  qputenv("XDG_CACHE_HOME", tmp_.filePath("cache").toUtf8());
   model_ = tmp_.filePath("tiny-model");
   auto made = folio::MakeTinyModel(model_.toStdString(), 7);
   QVERIFY2(made.ok(), made.status().message().c_str());
@@ -355,6 +359,46 @@ void UiAppTest::badModelFolderShowsAnErrorAndTheAppStaysUsable() {
   QCOMPARE(w->chat()->turns().back().info.mode, QString("extractive"));
   QVERIFY(w->chat()->transcriptText().contains("lighthouse keeper"));
   QSettings().clear();
+}
+
+void UiAppTest::closingMidAnswerAndMidImportStopsTheWorkersCleanly() {
+  QTemporaryDir dir;
+  const QString lib = dir.filePath("library.sqlite");
+  const QString small = WritePdf(dir, "small.pdf", Pages(2, 1, "ibis"), "Small");
+  const QString big = WritePdf(dir, "big.pdf", Pages(400, 300, "egret"), "Big");
+  {
+    auto w = OpenWindow(lib);
+    w->importPaths({small});
+    QVERIFY(QTest::qWaitFor(
+        [&] { return w->libraryModel()->documentCount() == 1 && !w->importing(); }, kLong));
+    AppSettings s = w->settings();
+    s.modelDir = model_;
+    s.device = "cpu";
+    s.threads = 1;
+    s.contextLength = 4096;
+    s.maxNewTokens = 2000;
+    s.repetitionPenalty = 1.0;
+    w->applySettings(s);
+    QVERIFY(QTest::qWaitFor([&] { return !w->modelLoading(); }, kLong));
+    QVERIFY(w->modelStatus().loaded);
+    w->chat()->ask("Where was the ibis?");
+    w->importPaths({big});
+    QVERIFY(QTest::qWaitFor([&] { return w->libraryModel()->importingCount() > 0; }, kLong));
+    const bool answering = w->chat()->answering();  // a random model may have ended already
+    QElapsedTimer closing;
+    closing.start();
+    w->close();  // stops the workers and joins their threads
+    std::printf("closing mid-import%s took %lld ms\n", answering ? " and mid-answer" : "",
+                static_cast<long long>(closing.elapsed()));
+  }
+  // The library is whole: the small document, and the big one entirely or not at all.
+  auto store = folio::docstore::Library::Open(lib.toStdString());
+  QVERIFY(store.ok());
+  QVERIFY((*store)->CheckIntegrity().ok());
+  auto docs = (*store)->ListDocuments();
+  QVERIFY(docs.ok());
+  QVERIFY(docs->size() == 1 || docs->size() == 2);
+  for (const auto& d : *docs) QCOMPARE(d.pages, d.title == "Big" ? 400 : 2);
 }
 
 QTEST_MAIN(UiAppTest)
