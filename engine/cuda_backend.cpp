@@ -36,7 +36,8 @@ struct UploadJob {
 // Copies `src` to `dst` on the device as `to` (bf16 or f32), converting on the host in
 // slices when the stored dtype differs (bf16 -> bf16 and f32 -> f32 copy the mapped bytes).
 Status CopyTensor(const TensorView& src, DType to, void* dst) {
-  if (src.dtype == to) return Cuda(cudaMemcpy(dst, src.data, src.nbytes, cudaMemcpyHostToDevice), src.name);
+  if (src.dtype == to)
+    return Cuda(cudaMemcpy(dst, src.data, src.nbytes, cudaMemcpyHostToDevice), src.name);
   constexpr int64_t kSlice = 1 << 20;
   std::vector<float> f(static_cast<size_t>(std::min<int64_t>(kSlice, src.numel())));
   std::vector<uint16_t> h(to == DType::kBF16 ? f.size() : 0);
@@ -44,10 +45,15 @@ Status CopyTensor(const TensorView& src, DType to, void* dst) {
     const int64_t n = std::min(kSlice, src.numel() - b);
     src.ToF32(b, n, f.data());
     if (to == DType::kF32) {
-      FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpy(static_cast<float*>(dst) + b, f.data(), n * 4, cudaMemcpyHostToDevice), src.name));
+      FOLIO_RETURN_IF_ERROR(
+          Cuda(cudaMemcpy(static_cast<float*>(dst) + b, f.data(), n * 4, cudaMemcpyHostToDevice),
+               src.name));
     } else {
-      for (int64_t i = 0; i < n; ++i) h[static_cast<size_t>(i)] = F32ToBf16(f[static_cast<size_t>(i)]);
-      FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpy(static_cast<uint16_t*>(dst) + b, h.data(), n * 2, cudaMemcpyHostToDevice), src.name));
+      for (int64_t i = 0; i < n; ++i)
+        h[static_cast<size_t>(i)] = F32ToBf16(f[static_cast<size_t>(i)]);
+      FOLIO_RETURN_IF_ERROR(
+          Cuda(cudaMemcpy(static_cast<uint16_t*>(dst) + b, h.data(), n * 2, cudaMemcpyHostToDevice),
+               src.name));
     }
   }
   return Status::Ok();
@@ -62,32 +68,39 @@ class Planner {
     out->cols = t.numel() / out->rows;
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * DTypeSize(wdtype_);
     const DType to = wdtype_;
-    jobs_.push_back({arena_.Reserve(bytes), bytes, [&t, to](void* d, cudaStream_t) { return CopyTensor(t, to, d); },
+    jobs_.push_back({arena_.Reserve(bytes), bytes,
+                     [&t, to](void* d, cudaStream_t) { return CopyTensor(t, to, d); },
                      [out](void* p) { out->p = p; }});
   }
   void Raw(const TensorView& t, const void** out) {  // weight dtype, untyped pointer
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * DTypeSize(wdtype_);
     const DType to = wdtype_;
-    jobs_.push_back({arena_.Reserve(bytes), bytes, [&t, to](void* d, cudaStream_t) { return CopyTensor(t, to, d); },
+    jobs_.push_back({arena_.Reserve(bytes), bytes,
+                     [&t, to](void* d, cudaStream_t) { return CopyTensor(t, to, d); },
                      [out](void* p) { *out = p; }});
   }
   void F32(const TensorView& t, const float** out) {
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * 4;
-    jobs_.push_back({arena_.Reserve(bytes), bytes, [&t](void* d, cudaStream_t) { return CopyTensor(t, DType::kF32, d); },
+    jobs_.push_back({arena_.Reserve(bytes), bytes,
+                     [&t](void* d, cudaStream_t) { return CopyTensor(t, DType::kF32, d); },
                      [out](void* p) { *out = static_cast<const float*>(p); }});
   }
   void F32(const std::vector<float>& v, const float** out) {
     if (v.empty()) return;
     const uint64_t bytes = v.size() * 4;
     jobs_.push_back({arena_.Reserve(bytes), bytes,
-                     [&v](void* d, cudaStream_t) { return Cuda(cudaMemcpy(d, v.data(), v.size() * 4, cudaMemcpyHostToDevice), "mamba parameters"); },
+                     [&v](void* d, cudaStream_t) {
+                       return Cuda(cudaMemcpy(d, v.data(), v.size() * 4, cudaMemcpyHostToDevice),
+                                   "mamba parameters");
+                     },
                      [out](void* p) { *out = static_cast<const float*>(p); }});
   }
   void Pointers(std::vector<const void*>* host, const void* const** out) {  // filled after binds
     const uint64_t bytes = 3 * 64 * sizeof(void*);
     jobs_.push_back({arena_.Reserve(bytes), bytes,
                      [host](void* d, cudaStream_t) {
-                       return Cuda(cudaMemcpy(d, host->data(), host->size() * sizeof(void*), cudaMemcpyHostToDevice),
+                       return Cuda(cudaMemcpy(d, host->data(), host->size() * sizeof(void*),
+                                              cudaMemcpyHostToDevice),
                                    "expert pointers");
                      },
                      [out](void* p) { *out = static_cast<const void* const*>(p); }});
@@ -125,17 +138,17 @@ Status DeviceArena::Allocate(const char* what) {
   if (e != cudaSuccess) {
     base_ = nullptr;
     cudaGetLastError();
-    return ResourceExhausted(std::string("could not allocate ") + Gib(used_) + " of GPU memory for " + what + ": " +
-                             cudaGetErrorString(e));
+    return ResourceExhausted(std::string("could not allocate ") + Gib(used_) +
+                             " of GPU memory for " + what + ": " + cudaGetErrorString(e));
   }
   return Status::Ok();
 }
 
 std::string CudaMemoryPlan::Describe() const {
-  return "weights " + Gib(weight_bytes) + " + cache " + Gib(cache_bytes) + " + workspace " + Gib(workspace_bytes) +
-         " + headroom " + Gib(kHeadroomBytes) + " = " +
-         Gib(weight_bytes + cache_bytes + workspace_bytes + kHeadroomBytes) + " (GPU: " + Gib(free_bytes) +
-         " free of " + Gib(total_bytes) + ")";
+  return "weights " + Gib(weight_bytes) + " + cache " + Gib(cache_bytes) + " + workspace " +
+         Gib(workspace_bytes) + " + headroom " + Gib(kHeadroomBytes) + " = " +
+         Gib(weight_bytes + cache_bytes + workspace_bytes + kHeadroomBytes) +
+         " (GPU: " + Gib(free_bytes) + " free of " + Gib(total_bytes) + ")";
 }
 
 std::string CudaUnavailableReason() {
@@ -180,7 +193,9 @@ Status CudaBackendImpl::Upload(const JambaWeights& w) {
     if (lw.plan.mixer == MixerKind::kMamba) {
       const MambaWeights& m = lw.mamba;
       if (m.in_proj_bias.data || m.out_proj_bias.data)
-        return Unsupported("the CUDA backend does not run mamba_proj_bias = true checkpoints yet; use --device cpu");
+        return Unsupported(
+            "the CUDA backend does not run mamba_proj_bias = true checkpoints yet; use --device "
+            "cpu");
       pl.Matrix(m.in_proj, &dl.mamba.in_proj);
       pl.Matrix(m.x_proj, &dl.mamba.x_proj);
       pl.Matrix(m.dt_proj, &dl.mamba.dt_proj);
@@ -237,13 +252,16 @@ Status CudaBackendImpl::Upload(const JambaWeights& w) {
   plan.cache_bytes = static_cast<uint64_t>(CacheBytes(options.planned_context));
   plan.workspace_bytes = PlanWorkspace(false);
   size_t free_b = 0, total_b = 0;
-  if (!kernels::CudaMemInfo(&free_b, &total_b)) return Internal("could not read the GPU's free memory");
+  if (!kernels::CudaMemInfo(&free_b, &total_b))
+    return Internal("could not read the GPU's free memory");
   plan.free_bytes = free_b;
   plan.total_bytes = total_b;
-  const uint64_t need = plan.weight_bytes + plan.cache_bytes + plan.workspace_bytes + kHeadroomBytes;
+  const uint64_t need =
+      plan.weight_bytes + plan.cache_bytes + plan.workspace_bytes + kHeadroomBytes;
   if (need > free_b)
-    return ResourceExhausted("the model does not fit on the GPU for a " + std::to_string(options.planned_context) +
-                             "-token context: " + plan.Describe() + "; use --device cpu or a shorter context");
+    return ResourceExhausted(
+        "the model does not fit on the GPU for a " + std::to_string(options.planned_context) +
+        "-token context: " + plan.Describe() + "; use --device cpu or a shorter context");
   FOLIO_RETURN_IF_ERROR(weights.Allocate("the weights"));
   FOLIO_RETURN_IF_ERROR(workspace.Allocate("the workspace"));
   PlanWorkspace(true);
@@ -260,13 +278,16 @@ Result<std::unique_ptr<CudaCache>> CudaBackendImpl::MakeCache(int64_t max_contex
   for (size_t i = 0; i < layers.size(); ++i) {
     if (layers[i].plan.mixer == MixerKind::kAttention) {
       off[2 * i] = cache->arena.Reserve(static_cast<size_t>(max_context * kvd) * DTypeSize(wdtype));
-      off[2 * i + 1] = cache->arena.Reserve(static_cast<size_t>(max_context * kvd) * DTypeSize(wdtype));
+      off[2 * i + 1] =
+          cache->arena.Reserve(static_cast<size_t>(max_context * kvd) * DTypeSize(wdtype));
     } else {
-      off[2 * i] = cache->arena.Reserve(static_cast<size_t>(c.d_inner() * (c.mamba_d_conv - 1)) * 4);
+      off[2 * i] =
+          cache->arena.Reserve(static_cast<size_t>(c.d_inner() * (c.mamba_d_conv - 1)) * 4);
       off[2 * i + 1] = cache->arena.Reserve(static_cast<size_t>(c.d_inner() * c.mamba_d_state) * 4);
     }
   }
-  Status st = cache->arena.Allocate(("a cache of " + std::to_string(max_context) + " tokens").c_str());
+  Status st =
+      cache->arena.Allocate(("a cache of " + std::to_string(max_context) + " tokens").c_str());
   if (!st.ok()) return st;
   for (size_t i = 0; i < layers.size(); ++i) {
     CudaCache::Layer& l = cache->layers[i];
@@ -281,7 +302,8 @@ Result<std::unique_ptr<CudaCache>> CudaBackendImpl::MakeCache(int64_t max_contex
   // Mamba state starts at zero; K/V rows are written before they are read.
   if (cache->arena.size()) {
     // On the backend's stream: it does not wait for the legacy default stream.
-    FOLIO_RETURN_IF_ERROR(Cuda(cudaMemsetAsync(cache->arena.At(0), 0, cache->arena.size(), stream), "clearing the cache"));
+    FOLIO_RETURN_IF_ERROR(Cuda(cudaMemsetAsync(cache->arena.At(0), 0, cache->arena.size(), stream),
+                               "clearing the cache"));
     FOLIO_RETURN_IF_ERROR(Cuda(cudaStreamSynchronize(stream), "clearing the cache"));
   }
   return cache;
@@ -289,15 +311,19 @@ Result<std::unique_ptr<CudaCache>> CudaBackendImpl::MakeCache(int64_t max_contex
 
 CudaBackend::CudaBackend(std::unique_ptr<CudaBackendImpl> impl) : impl_(std::move(impl)) {}
 CudaBackend::~CudaBackend() = default;
-const ModelConfig& CudaBackend::config() const { return *impl_->config; }
-const CudaMemoryPlan& CudaBackend::plan() const { return impl_->plan; }
+const ModelConfig& CudaBackend::config() const {
+  return *impl_->config;
+}
+const CudaMemoryPlan& CudaBackend::plan() const {
+  return impl_->plan;
+}
 void CudaBackend::ForcePaths(int moe_path, int attention_path) {
   impl_->force_moe = moe_path;
   impl_->force_attention = attention_path;
 }
 
-Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(std::shared_ptr<const Checkpoint> checkpoint,
-                                                         const CudaBackendOptions& options) {
+Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(
+    std::shared_ptr<const Checkpoint> checkpoint, const CudaBackendOptions& options) {
   if (!checkpoint) return InvalidArgument("no checkpoint given to the CUDA backend");
   const std::string why = CudaUnavailableReason();
   if (!why.empty()) return Unsupported(why);
@@ -308,16 +334,19 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(std::shared_ptr<const C
   impl->checkpoint = std::move(checkpoint);
   impl->config = &impl->checkpoint->config();
   impl->options = options;
-  if (impl->options.planned_context == 0) impl->options.planned_context = impl->config->max_position_embeddings;
+  if (impl->options.planned_context == 0)
+    impl->options.planned_context = impl->config->max_position_embeddings;
   impl->wdtype = options.f32_weights ? DType::kF32 : DType::kBF16;
-  FOLIO_RETURN_IF_ERROR(Cuda(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking), "creating a stream"));
+  FOLIO_RETURN_IF_ERROR(
+      Cuda(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking), "creating a stream"));
   FOLIO_ASSIGN_OR_RETURN(impl->gemm, kernels::GemmRunner::Create(impl->stream));
   FOLIO_RETURN_IF_ERROR(impl->checkpoint->CheckIntact());
   FOLIO_RETURN_IF_ERROR(impl->Upload(w));
   return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(impl)));
 }
 
-Result<std::unique_ptr<CudaBackend>> CudaBackend::Open(const std::string& dir, const CudaBackendOptions& options) {
+Result<std::unique_ptr<CudaBackend>> CudaBackend::Open(const std::string& dir,
+                                                       const CudaBackendOptions& options) {
   FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(dir));
   return Create(std::shared_ptr<const Checkpoint>(std::move(ckpt)), options);
 }
@@ -344,25 +373,32 @@ Status CudaBackend::Restore(const CacheState& snapshot, CacheState& state) {
   if (!from || !to || from->owner != this || to->owner != this)
     return InvalidArgument("snapshot or cache was made by another backend");
   if (from->pos > to->max_ctx)
-    return InvalidArgument("snapshot holds " + std::to_string(from->pos) + " tokens, more than this cache's context of " +
+    return InvalidArgument("snapshot holds " + std::to_string(from->pos) +
+                           " tokens, more than this cache's context of " +
                            std::to_string(to->max_ctx));
   const ModelConfig& c = *impl_->config;
-  const size_t kv_row = static_cast<size_t>(c.num_key_value_heads * c.head_dim()) * DTypeSize(impl_->wdtype);
+  const size_t kv_row =
+      static_cast<size_t>(c.num_key_value_heads * c.head_dim()) * DTypeSize(impl_->wdtype);
   const size_t conv = static_cast<size_t>(c.d_inner() * (c.mamba_d_conv - 1)) * 4;
   const size_t ssm = static_cast<size_t>(c.d_inner() * c.mamba_d_state) * 4;
   for (size_t i = 0; i < to->layers.size(); ++i) {
-    const CudaCache::Layer &a = from->layers[i];
+    const CudaCache::Layer& a = from->layers[i];
     CudaCache::Layer& b = to->layers[i];
     if (a.k) {
       const size_t n = kv_row * static_cast<size_t>(from->pos);
       if (n) {
-        FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(b.k, a.k, n, cudaMemcpyDeviceToDevice, impl_->stream), "restore"));
-        FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(b.v, a.v, n, cudaMemcpyDeviceToDevice, impl_->stream), "restore"));
+        FOLIO_RETURN_IF_ERROR(
+            Cuda(cudaMemcpyAsync(b.k, a.k, n, cudaMemcpyDeviceToDevice, impl_->stream), "restore"));
+        FOLIO_RETURN_IF_ERROR(
+            Cuda(cudaMemcpyAsync(b.v, a.v, n, cudaMemcpyDeviceToDevice, impl_->stream), "restore"));
       }
     } else {
       if (conv)
-        FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(b.conv, a.conv, conv, cudaMemcpyDeviceToDevice, impl_->stream), "restore"));
-      FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(b.ssm, a.ssm, ssm, cudaMemcpyDeviceToDevice, impl_->stream), "restore"));
+        FOLIO_RETURN_IF_ERROR(
+            Cuda(cudaMemcpyAsync(b.conv, a.conv, conv, cudaMemcpyDeviceToDevice, impl_->stream),
+                 "restore"));
+      FOLIO_RETURN_IF_ERROR(Cuda(
+          cudaMemcpyAsync(b.ssm, a.ssm, ssm, cudaMemcpyDeviceToDevice, impl_->stream), "restore"));
     }
   }
   FOLIO_RETURN_IF_ERROR(Cuda(cudaStreamSynchronize(impl_->stream), "restore"));

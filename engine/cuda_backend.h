@@ -19,10 +19,10 @@
 namespace folio {
 
 struct CudaBackendOptions {
-  bool f32_weights = false;       // keep weights (and the K/V cache) in float32
-  int64_t planned_context = 4096; // tokens of one cache the plan must hold; 0 = the model's
-                                  // max_position_embeddings (what a default Session asks)
-  int64_t chunk = 256;            // tokens per internal sub-batch (sizes the workspace)
+  bool f32_weights = false;        // keep weights (and the K/V cache) in float32
+  int64_t planned_context = 4096;  // tokens of one cache the plan must hold; 0 = the model's
+                                   // max_position_embeddings (what a default Session asks)
+  int64_t chunk = 256;             // tokens per internal sub-batch (sizes the workspace)
   // Called while weights upload: bytes done, bytes in all (the last call has done == total).
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
@@ -30,9 +30,9 @@ struct CudaBackendOptions {
 // What the plan found, for messages and `info`.
 struct CudaMemoryPlan {
   uint64_t weight_bytes = 0;
-  uint64_t cache_bytes = 0;      // one cache of planned_context tokens
+  uint64_t cache_bytes = 0;  // one cache of planned_context tokens
   uint64_t workspace_bytes = 0;
-  uint64_t free_bytes = 0;       // on the device when planned
+  uint64_t free_bytes = 0;  // on the device when planned
   uint64_t total_bytes = 0;
   std::string Describe() const;  // "weights 1.2 GiB + cache ... = ... (GPU free ... of ...)"
 };
@@ -53,7 +53,8 @@ class CudaBackend : public Backend {
   std::string name() const override { return "cuda"; }
   const ModelConfig& config() const override;
   Result<std::unique_ptr<CacheState>> NewCache(int64_t max_context) override;
-  Status Forward(const int64_t* ids, int64_t T, CacheState& cache, const ForwardOutputs& out) override;
+  Status Forward(const int64_t* ids, int64_t T, CacheState& cache,
+                 const ForwardOutputs& out) override;
   Result<std::unique_ptr<CacheState>> Snapshot(const CacheState& cache) override;
   Status Restore(const CacheState& snapshot, CacheState& cache) override;
   Status SetHiddenObserver(HiddenObserver observer) override;

@@ -100,7 +100,8 @@ class CudaBackendImpl {
   std::vector<DevLayer> layers;
   HiddenObserver observer;
   int force_moe = 0, force_attention = 0;
-  std::vector<std::shared_ptr<std::vector<const void*>>> tables_;  // expert pointer tables (host side)
+  std::vector<std::shared_ptr<std::vector<const void*>>>
+      tables_;    // expert pointer tables (host side)
   std::mutex mu;  // one Forward at a time
 
   // Workspace pieces for chunk C (set by PlanWorkspace / BindWorkspace).
@@ -119,8 +120,8 @@ class CudaBackendImpl {
   size_t PlanWorkspace(bool bind);
   Status Upload(const JambaWeights& w);
   Result<std::unique_ptr<CudaCache>> MakeCache(int64_t max_context);
-  Status ForwardChunk(const int64_t* ids, int64_t T, CudaCache& cache, float* logits_all, bool want_last,
-                      float* logits_last);
+  Status ForwardChunk(const int64_t* ids, int64_t T, CudaCache& cache, float* logits_all,
+                      bool want_last, float* logits_last);
   Status Observe(int64_t layer, const float* dev_x, int64_t T, int64_t width);
 };
 

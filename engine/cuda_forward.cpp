@@ -34,8 +34,8 @@ struct Graph {
   const ModelConfig& c = *b.config;
   bool bf16 = b.wdtype == DType::kBF16;
 
-  Status Gemm(const void* x, int64_t ldx, const DevMatrix& W, float* y, int64_t ldy, bool accumulate,
-              int64_t M = -1) const {
+  Status Gemm(const void* x, int64_t ldx, const DevMatrix& W, float* y, int64_t ldy,
+              bool accumulate, int64_t M = -1) const {
     kernels::GemmArgs a;
     a.M = M < 0 ? T : M;
     a.N = W.rows;
@@ -52,7 +52,8 @@ struct Graph {
   // The GEMM input for float32 activations src [T, cols]: src itself, or its bf16 copy.
   Result<const void*> LowP(const float* src, int64_t cols) const {
     if (!bf16) return static_cast<const void*>(src);
-    FOLIO_RETURN_IF_ERROR(kernels::ConvertF32ToBf16(src, static_cast<uint16_t*>(b.work.lowp), T * cols, b.stream));
+    FOLIO_RETURN_IF_ERROR(
+        kernels::ConvertF32ToBf16(src, static_cast<uint16_t*>(b.work.lowp), T * cols, b.stream));
     return static_cast<const void*>(b.work.lowp);
   }
   // xn = RMSNorm(x) * w (float32) and, with bf16 weights, its bf16 copy in lowp.
@@ -69,7 +70,9 @@ struct Graph {
     p.out_bf16 = bf16 ? static_cast<uint16_t*>(b.work.lowp) : nullptr;
     return kernels::RmsNorm(p, b.stream);
   }
-  const void* NormedInput() const { return bf16 ? b.work.lowp : static_cast<const void*>(b.work.xn); }
+  const void* NormedInput() const {
+    return bf16 ? b.work.lowp : static_cast<const void*>(b.work.xn);
+  }
   // In place on a strided slice of x_proj's output; optionally a contiguous bf16 copy.
   Status InnerNorm(float* slice, int64_t dim, const float* w, uint16_t* out_bf16) const {
     kernels::RmsNormParams p;
@@ -102,14 +105,16 @@ struct Graph {
     cp.out = wk.xc;
     cp.out_stride = Dn;
     cp.silu = true;
-    FOLIO_RETURN_IF_ERROR(T == 1 ? kernels::CausalConv1dStep(cp, b.stream) : kernels::CausalConv1d(cp, b.stream));
+    FOLIO_RETURN_IF_ERROR(T == 1 ? kernels::CausalConv1dStep(cp, b.stream)
+                                 : kernels::CausalConv1d(cp, b.stream));
     FOLIO_ASSIGN_OR_RETURN(const void* xc_in, LowP(wk.xc, Dn));
     FOLIO_RETURN_IF_ERROR(Gemm(xc_in, Dn, w.x_proj, wk.p, P, false));
     uint16_t* dt_bf16 = bf16 ? static_cast<uint16_t*>(wk.lowp) : nullptr;
     FOLIO_RETURN_IF_ERROR(InnerNorm(wk.p, R, w.dt_norm, dt_bf16));
     FOLIO_RETURN_IF_ERROR(InnerNorm(wk.p + R, N, w.b_norm, nullptr));
     FOLIO_RETURN_IF_ERROR(InnerNorm(wk.p + R + N, N, w.c_norm, nullptr));
-    FOLIO_RETURN_IF_ERROR(bf16 ? Gemm(wk.lowp, R, w.dt_proj, wk.dt, Dn, false) : Gemm(wk.p, P, w.dt_proj, wk.dt, Dn, false));
+    FOLIO_RETURN_IF_ERROR(bf16 ? Gemm(wk.lowp, R, w.dt_proj, wk.dt, Dn, false)
+                               : Gemm(wk.p, P, w.dt_proj, wk.dt, Dn, false));
     kernels::SelectiveScanParams sp;
     sp.T = T;
     sp.d_inner = Dn;
@@ -130,7 +135,8 @@ struct Graph {
     sp.h = lc.ssm;
     sp.y = wk.y;
     sp.y_stride = Dn;
-    FOLIO_RETURN_IF_ERROR(T == 1 ? kernels::SelectiveStateUpdate(sp, b.stream) : kernels::SelectiveScan(sp, b.stream));
+    FOLIO_RETURN_IF_ERROR(T == 1 ? kernels::SelectiveStateUpdate(sp, b.stream)
+                                 : kernels::SelectiveScan(sp, b.stream));
     FOLIO_ASSIGN_OR_RETURN(const void* y_in, LowP(wk.y, Dn));
     return Gemm(y_in, Dn, w.out_proj, wk.x, H, true);
   }
@@ -202,7 +208,8 @@ struct Graph {
     p.workspace = b.work.moe;
     p.workspace_bytes = b.work.moe_bytes;
     const bool gemv = b.force_moe == 2 || (b.force_moe == 0 && T <= kMoeGemvMaxT);
-    return gemv ? kernels::MoeForwardGemv(p, w, *b.gemm) : kernels::MoeForwardGrouped(p, w, *b.gemm);
+    return gemv ? kernels::MoeForwardGemv(p, w, *b.gemm)
+                : kernels::MoeForwardGrouped(p, w, *b.gemm);
   }
 };
 
@@ -212,14 +219,16 @@ size_t CudaBackendImpl::PlanWorkspace(bool bind) {
   const ModelConfig& c = *config;
   const int64_t C = options.chunk, H = c.hidden_size, Dn = c.d_inner(), N = c.mamba_d_state;
   const int64_t R = c.mamba_dt_rank, P = R + 2 * N, I = c.intermediate_size, V = c.vocab_size;
-  const int64_t hd = c.head_dim(), qd = c.num_attention_heads * hd, kvd = c.num_key_value_heads * hd;
+  const int64_t hd = c.head_dim(), qd = c.num_attention_heads * hd,
+                kvd = c.num_key_value_heads * hd;
   const int64_t widest = std::max({H, 2 * Dn, I, qd, R});
   kernels::MoeWeights mw;
   mw.n_experts = std::max<int64_t>(c.num_experts, 1);
   mw.hidden = H;
   mw.intermediate = I;
   mw.dtype = wdtype;
-  const size_t moe_bytes = kernels::MoeWorkspaceBytes(C, mw, std::min(c.num_experts_per_tok, mw.n_experts));
+  const size_t moe_bytes =
+      kernels::MoeWorkspaceBytes(C, mw, std::min(c.num_experts_per_tok, mw.n_experts));
   kernels::AttentionParams ap;
   ap.T = std::min(C, kSplitKMaxT);
   ap.n_heads = c.num_attention_heads;
@@ -262,28 +271,32 @@ size_t CudaBackendImpl::PlanWorkspace(bool bind) {
 Status CudaBackendImpl::Observe(int64_t layer, const float* dev_x, int64_t T, int64_t width) {
   if (!observer) return Status::Ok();
   std::vector<float> host(static_cast<size_t>(T * width));
-  FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(host.data(), dev_x, host.size() * 4, cudaMemcpyDeviceToHost, stream),
-                             "reading hidden states"));
+  FOLIO_RETURN_IF_ERROR(
+      Cuda(cudaMemcpyAsync(host.data(), dev_x, host.size() * 4, cudaMemcpyDeviceToHost, stream),
+           "reading hidden states"));
   FOLIO_RETURN_IF_ERROR(Cuda(cudaStreamSynchronize(stream), "reading hidden states"));
   observer(layer, host.data(), T, width);
   return Status::Ok();
 }
 
-Status CudaBackendImpl::ForwardChunk(const int64_t* ids, int64_t T, CudaCache& cache, float* logits_all,
-                                     bool want_last, float* logits_last) {
+Status CudaBackendImpl::ForwardChunk(const int64_t* ids, int64_t T, CudaCache& cache,
+                                     float* logits_all, bool want_last, float* logits_last) {
   const ModelConfig& c = *config;
   const int64_t H = c.hidden_size, V = c.vocab_size, L = static_cast<int64_t>(layers.size());
   std::vector<int32_t> ids32(ids, ids + T);
-  FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(work.ids, ids32.data(), ids32.size() * 4, cudaMemcpyHostToDevice, stream),
-                             "uploading token ids"));
-  FOLIO_RETURN_IF_ERROR(kernels::EmbeddingGather(embed.p, wdtype, V, H, work.ids, T, work.x, stream));
+  FOLIO_RETURN_IF_ERROR(Cuda(
+      cudaMemcpyAsync(work.ids, ids32.data(), ids32.size() * 4, cudaMemcpyHostToDevice, stream),
+      "uploading token ids"));
+  FOLIO_RETURN_IF_ERROR(
+      kernels::EmbeddingGather(embed.p, wdtype, V, H, work.ids, T, work.x, stream));
   FOLIO_RETURN_IF_ERROR(Observe(-1, work.x, T, H));
   Graph g{*this, cache, T, cache.pos};
   for (int64_t i = 0; i < L; ++i) {
     DevLayer& l = layers[static_cast<size_t>(i)];
     CudaCache::Layer& lc = cache.layers[static_cast<size_t>(i)];
     FOLIO_RETURN_IF_ERROR(g.Norm(l.input_norm));
-    FOLIO_RETURN_IF_ERROR(l.plan.mixer == MixerKind::kMamba ? g.Mamba(l.mamba, lc) : g.Attention(l.attn, lc));
+    FOLIO_RETURN_IF_ERROR(l.plan.mixer == MixerKind::kMamba ? g.Mamba(l.mamba, lc)
+                                                            : g.Attention(l.attn, lc));
     FOLIO_RETURN_IF_ERROR(g.Norm(l.pre_ff_norm));
     FOLIO_RETURN_IF_ERROR(l.plan.mlp == MlpKind::kMoE ? g.MoE(l.moe) : g.Mlp(l.mlp));
     FOLIO_RETURN_IF_ERROR(Observe(i, work.x, T, H));
@@ -293,27 +306,33 @@ Status CudaBackendImpl::ForwardChunk(const int64_t* ids, int64_t T, CudaCache& c
   const size_t es = DTypeSize(wdtype);
   if (logits_all) {
     FOLIO_RETURN_IF_ERROR(g.Gemm(g.NormedInput(), H, lm_head, work.logits, V, false));
-    FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(logits_all, work.logits, static_cast<size_t>(T * V) * 4,
-                                               cudaMemcpyDeviceToHost, stream), "reading logits"));
+    FOLIO_RETURN_IF_ERROR(
+        Cuda(cudaMemcpyAsync(logits_all, work.logits, static_cast<size_t>(T * V) * 4,
+                             cudaMemcpyDeviceToHost, stream),
+             "reading logits"));
   } else if (want_last) {
-    const void* last = static_cast<const char*>(g.NormedInput()) + es * static_cast<size_t>((T - 1) * H);
+    const void* last =
+        static_cast<const char*>(g.NormedInput()) + es * static_cast<size_t>((T - 1) * H);
     FOLIO_RETURN_IF_ERROR(g.Gemm(last, H, lm_head, work.logits, V, false, 1));
     FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(logits_last, work.logits, static_cast<size_t>(V) * 4,
-                                               cudaMemcpyDeviceToHost, stream), "reading logits"));
+                                               cudaMemcpyDeviceToHost, stream),
+                               "reading logits"));
   }
   FOLIO_RETURN_IF_ERROR(Cuda(cudaStreamSynchronize(stream), "running the model on the GPU"));
   cache.pos += T;
   return Status::Ok();
 }
 
-Status CudaBackend::Forward(const int64_t* ids, int64_t T, CacheState& state, const ForwardOutputs& out) {
+Status CudaBackend::Forward(const int64_t* ids, int64_t T, CacheState& state,
+                            const ForwardOutputs& out) {
   auto* cache = dynamic_cast<CudaCache*>(&state);
   if (!cache || cache->owner != this) return InvalidArgument("cache was made by another backend");
   if (T <= 0) return InvalidArgument("Forward needs at least one token");
   const ModelConfig& c = config();
   for (int64_t i = 0; i < T; ++i) {
     if (ids[i] < 0 || ids[i] >= c.vocab_size)
-      return InvalidArgument("token id " + std::to_string(ids[i]) + " is out of range for this model (vocab " +
+      return InvalidArgument("token id " + std::to_string(ids[i]) +
+                             " is out of range for this model (vocab " +
                              std::to_string(c.vocab_size) + ")");
   }
   if (cache->pos + T > cache->max_ctx)
@@ -327,8 +346,8 @@ Status CudaBackend::Forward(const int64_t* ids, int64_t T, CacheState& state, co
     const int64_t n = std::min(C, T - off);
     const bool last_chunk = off + n == T;
     float* all = out.mode == LogitsMode::kAll ? out.logits + off * V : nullptr;
-    FOLIO_RETURN_IF_ERROR(impl_->ForwardChunk(ids + off, n, *cache, all, last_chunk && out.mode == LogitsMode::kLast,
-                                              out.logits));
+    FOLIO_RETURN_IF_ERROR(impl_->ForwardChunk(
+        ids + off, n, *cache, all, last_chunk && out.mode == LogitsMode::kLast, out.logits));
   }
   return Status::Ok();
 }

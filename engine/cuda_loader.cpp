@@ -44,7 +44,8 @@ Module Load() {
     m.error = std::string(kCudaModuleName) + " is from another build of Folio";
     return m;  // the handle stays open: unloading CUDA libraries at run time is not worth the risk
   }
-  m.unavailable = reinterpret_cast<FolioCudaUnavailableFn>(dlsym(h, "folio_cuda_unavailable_reason"));
+  m.unavailable =
+      reinterpret_cast<FolioCudaUnavailableFn>(dlsym(h, "folio_cuda_unavailable_reason"));
   m.open = reinterpret_cast<FolioCudaOpenFn>(dlsym(h, "folio_cuda_open"));
   if (!m.unavailable || !m.open) m.error = std::string(kCudaModuleName) + " lacks its entry points";
   return m;
@@ -65,7 +66,8 @@ std::string CudaUnavailable() {
   return why;
 }
 
-Result<std::unique_ptr<Backend>> OpenCudaBackend(const std::string& dir, const CudaBackendOptions& options) {
+Result<std::unique_ptr<Backend>> OpenCudaBackend(const std::string& dir,
+                                                 const CudaBackendOptions& options) {
   const std::string why = CudaUnavailable();
   if (!why.empty()) return Unsupported(why);
   Backend* raw = nullptr;

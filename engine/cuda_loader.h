@@ -19,6 +19,7 @@ std::string CudaUnavailable();
 // The CUDA backend over the checkpoint in `dir`: Unsupported (with CudaUnavailable()'s
 // reason) when the module or the device is missing, the backend's own error otherwise
 // (for example ResourceExhausted with the memory plan when the model does not fit).
-Result<std::unique_ptr<Backend>> OpenCudaBackend(const std::string& dir, const CudaBackendOptions& options);
+Result<std::unique_ptr<Backend>> OpenCudaBackend(const std::string& dir,
+                                                 const CudaBackendOptions& options);
 
 }  // namespace folio

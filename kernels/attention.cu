@@ -72,10 +72,10 @@ __global__ void __launch_bounds__(kWarps * 32) AttentionPrefillKernel(AttentionP
     for (int qi = 0; qi < kQPerWarp; ++qi) {
       const int r = warp * kQPerWarp + qi;
       const int64_t t = q0 + r;
-      const int64_t limit = p.past + t;    // last key this query sees
+      const int64_t limit = p.past + t;      // last key this query sees
       if (t >= p.T || k0 > limit) continue;  // uniform across the warp: shuffles stay safe
       const int64_t j = k0 + lane;
-      const bool visible = j <= limit;     // implies j < n_keys: the tile row was loaded
+      const bool visible = j <= limit;  // implies j < n_keys: the tile row was loaded
       float s = -INFINITY;
       if (visible) {
         float dot = 0.0f;
@@ -233,8 +233,10 @@ Status Validate(const AttentionParams& p) {
     return InvalidArgument("attention: need T >= 1, past >= 0, heads >= 1, 1 <= head_dim <= 256");
   if (p.n_heads % p.n_kv_heads != 0)
     return InvalidArgument("attention: n_heads (" + std::to_string(p.n_heads) +
-                           ") is not a multiple of n_kv_heads (" + std::to_string(p.n_kv_heads) + ")");
-  if (!p.q || !p.k || !p.v || !p.out) return InvalidArgument("attention: q, k, v and out are required");
+                           ") is not a multiple of n_kv_heads (" + std::to_string(p.n_kv_heads) +
+                           ")");
+  if (!p.q || !p.k || !p.v || !p.out)
+    return InvalidArgument("attention: q, k, v and out are required");
   if (p.kv_dtype != DType::kBF16 && p.kv_dtype != DType::kF32)
     return Unsupported("attention: the K/V cache must be bf16 or f32");
   if (p.q_stride < p.n_heads * p.head_dim || p.out_stride < p.n_heads * p.head_dim ||
@@ -264,7 +266,8 @@ Status DispatchHeadDimDtype(const AttentionParams& p, F&& f) {
 void SetContiguousStrides(AttentionParams* p) {
   p->q_stride = p->out_stride = p->n_heads * p->head_dim;
   p->kv_stride = p->n_kv_heads * p->head_dim;
-  if (p->scale == 0.0f && p->head_dim > 0) p->scale = 1.0f / std::sqrt(static_cast<float>(p->head_dim));
+  if (p->scale == 0.0f && p->head_dim > 0)
+    p->scale = 1.0f / std::sqrt(static_cast<float>(p->head_dim));
 }
 
 // Launch heuristics (prefill): grid (ceil(T / 16), n_heads), 128 threads. Shared memory is
@@ -273,14 +276,16 @@ void SetContiguousStrides(AttentionParams* p) {
 // Registers: kQPerWarp * kMaxHD / 32 accumulators per thread (16 at head_dim 128).
 Status AttentionPrefill(const AttentionParams& p, Stream stream) {
   FOLIO_RETURN_IF_ERROR(Validate(p));
-  const dim3 grid(static_cast<unsigned>(CeilDiv<int64_t>(p.T, kBQ)), static_cast<unsigned>(p.n_heads));
+  const dim3 grid(static_cast<unsigned>(CeilDiv<int64_t>(p.T, kBQ)),
+                  static_cast<unsigned>(p.n_heads));
   const size_t smem = PrefillSmemBytes(p.head_dim);
   return DispatchHeadDimDtype(p, [&]<int kHD, typename KV>() -> Status {
     auto kernel = AttentionPrefillKernel<kHD, KV>;
     if (smem > 48 * 1024) {
-      FOLIO_RETURN_IF_ERROR(CudaStatus(
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-          "attention prefill: raising the shared-memory limit"));
+      FOLIO_RETURN_IF_ERROR(
+          CudaStatus(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(smem)),
+                     "attention prefill: raising the shared-memory limit"));
     }
     kernel<<<grid, kWarps * 32, smem, stream>>>(p);
     return LaunchStatus("attention prefill kernel");
@@ -306,10 +311,12 @@ int AttentionSplitKChooseSplits(const AttentionParams& p, int sm_count) {
 Status AttentionSplitK(const AttentionParams& p, void* workspace, size_t workspace_bytes,
                        int n_splits, Stream stream) {
   FOLIO_RETURN_IF_ERROR(Validate(p));
-  if (p.T > 65535) return InvalidArgument("attention split-K: T above 65535 (use the prefill kernel)");
+  if (p.T > 65535)
+    return InvalidArgument("attention split-K: T above 65535 (use the prefill kernel)");
   if (n_splits <= 0) n_splits = AttentionSplitKChooseSplits(p, CudaSmCount());
   n_splits = static_cast<int>(std::min<int64_t>(n_splits, p.past + p.T));
-  while (n_splits > 1 && AttentionSplitKWorkspaceBytes(p, n_splits) > workspace_bytes) n_splits /= 2;
+  while (n_splits > 1 && AttentionSplitKWorkspaceBytes(p, n_splits) > workspace_bytes)
+    n_splits /= 2;
   if (!workspace || AttentionSplitKWorkspaceBytes(p, n_splits) > workspace_bytes)
     return ResourceExhausted("attention split-K: workspace of " + std::to_string(workspace_bytes) +
                              " bytes is smaller than the " +
@@ -319,7 +326,8 @@ Status AttentionSplitK(const AttentionParams& p, void* workspace, size_t workspa
   const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(p.n_heads),
                   static_cast<unsigned>(p.T));
   FOLIO_RETURN_IF_ERROR(DispatchHeadDimDtype(p, [&]<int kHD, typename KV>() -> Status {
-    AttentionSplitKKernel<kHD, KV><<<grid, kWarps * 32, 0, stream>>>(p, n_splits, keys_per_split, ws);
+    AttentionSplitKKernel<kHD, KV>
+        <<<grid, kWarps * 32, 0, stream>>>(p, n_splits, keys_per_split, ws);
     return LaunchStatus("attention split-K kernel");
   }));
   const dim3 cgrid(static_cast<unsigned>(p.n_heads), static_cast<unsigned>(p.T));

@@ -22,18 +22,18 @@
 namespace folio::kernels {
 
 struct AttentionParams {
-  int64_t T = 0;           // new queries (>= 1)
-  int64_t past = 0;        // cached positions before them (>= 0)
-  int64_t n_heads = 0;     // query heads
-  int64_t n_kv_heads = 0;  // K/V heads; n_heads % n_kv_heads == 0
-  int64_t head_dim = 0;    // 1..256
+  int64_t T = 0;             // new queries (>= 1)
+  int64_t past = 0;          // cached positions before them (>= 0)
+  int64_t n_heads = 0;       // query heads
+  int64_t n_kv_heads = 0;    // K/V heads; n_heads % n_kv_heads == 0
+  int64_t head_dim = 0;      // 1..256
   const float* q = nullptr;  // [T, n_heads * head_dim] float32, rows q_stride apart
   int64_t q_stride = 0;
   const void* k = nullptr;  // [past + T, n_kv_heads * head_dim] of kv_dtype, rows kv_stride apart
   const void* v = nullptr;  // same layout as k
   int64_t kv_stride = 0;
   DType kv_dtype = DType::kBF16;  // kBF16 or kF32
-  float* out = nullptr;  // [T, n_heads * head_dim] float32, rows out_stride apart
+  float* out = nullptr;           // [T, n_heads * head_dim] float32, rows out_stride apart
   int64_t out_stride = 0;
   float scale = 0.0f;  // 0: 1/sqrt(head_dim)
 };

@@ -21,7 +21,9 @@ inline Status CudaStatus(cudaError_t err, const char* what) {
 
 // The launch itself (bad configuration, too much shared memory) reports through
 // cudaGetLastError; faults inside the kernel surface at the next synchronisation.
-inline Status LaunchStatus(const char* kernel) { return CudaStatus(cudaGetLastError(), kernel); }
+inline Status LaunchStatus(const char* kernel) {
+  return CudaStatus(cudaGetLastError(), kernel);
+}
 
 // Host-side ceil division for grid sizes.
 template <typename T>
@@ -42,8 +44,12 @@ inline T CeilDiv(T a, T b) {
   }()
 
 // Element loads/stores: activations are float32; weights and the K/V cache may be bf16.
-__device__ __forceinline__ float ToF32(float x) { return x; }
-__device__ __forceinline__ float ToF32(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float ToF32(float x) {
+  return x;
+}
+__device__ __forceinline__ float ToF32(__nv_bfloat16 x) {
+  return __bfloat162float(x);
+}
 template <typename T>
 __device__ __forceinline__ T FromF32(float x);
 template <>
@@ -55,9 +61,13 @@ __device__ __forceinline__ __nv_bfloat16 FromF32<__nv_bfloat16>(float x) {
   return __float2bfloat16_rn(x);
 }
 
-__device__ __forceinline__ float DevSilu(float x) { return x / (1.0f + expf(-x)); }
+__device__ __forceinline__ float DevSilu(float x) {
+  return x / (1.0f + expf(-x));
+}
 // Same threshold as folio::Softplus (ops.h) so GPU and reference agree bit-for-bit in form.
-__device__ __forceinline__ float DevSoftplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+__device__ __forceinline__ float DevSoftplus(float x) {
+  return x > 20.0f ? x : log1pf(expf(x));
+}
 
 __device__ __forceinline__ float WarpSum(float v) {
 #pragma unroll

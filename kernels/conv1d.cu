@@ -82,11 +82,13 @@ Status Validate(const CausalConv1dParams& p) {
                            std::to_string(p.T) + ", channels=" + std::to_string(p.channels) +
                            ", kernel=" + std::to_string(p.kernel) + ")");
   if (!p.x || !p.weight || !p.out || (p.kernel > 1 && !p.state))
-    return InvalidArgument("causal conv1d: x, weight, out (and state when kernel > 1) are required");
+    return InvalidArgument(
+        "causal conv1d: x, weight, out (and state when kernel > 1) are required");
   if (p.x_stride < p.channels || p.out_stride < p.channels)
     return InvalidArgument("causal conv1d: a row stride is smaller than its row");
   if (p.T > int64_t{kTokensPerBlock} * 65535)  // grid.y limit
-    return InvalidArgument("causal conv1d: T above " + std::to_string(kTokensPerBlock * 65535) + " per call");
+    return InvalidArgument("causal conv1d: T above " + std::to_string(kTokensPerBlock * 65535) +
+                           " per call");
   return Status::Ok();
 }
 
@@ -99,7 +101,8 @@ Status CausalConv1d(const CausalConv1dParams& p, Stream stream) {
   FOLIO_RETURN_IF_ERROR(Validate(p));
   const unsigned gx = static_cast<unsigned>(CeilDiv<int64_t>(p.channels, kConvBlock));
   const dim3 grid(gx, static_cast<unsigned>(CeilDiv<int64_t>(p.T, kTokensPerBlock)));
-  FOLIO_BOOL_SWITCH(p.silu, kSilu, [&] { CausalConv1dKernel<kSilu><<<grid, kConvBlock, 0, stream>>>(p); });
+  FOLIO_BOOL_SWITCH(p.silu, kSilu,
+                    [&] { CausalConv1dKernel<kSilu><<<grid, kConvBlock, 0, stream>>>(p); });
   FOLIO_RETURN_IF_ERROR(LaunchStatus("causal conv1d kernel"));
   if (p.kernel == 1) return Status::Ok();
   RollConvStateKernel<<<gx, kConvBlock, 0, stream>>>(p);
@@ -110,7 +113,8 @@ Status CausalConv1dStep(const CausalConv1dParams& p, Stream stream) {
   FOLIO_RETURN_IF_ERROR(Validate(p));
   if (p.T != 1) return InvalidArgument("causal conv1d step: T must be 1 (use CausalConv1d)");
   const unsigned gx = static_cast<unsigned>(CeilDiv<int64_t>(p.channels, kConvBlock));
-  FOLIO_BOOL_SWITCH(p.silu, kSilu, [&] { CausalConv1dStepKernel<kSilu><<<gx, kConvBlock, 0, stream>>>(p); });
+  FOLIO_BOOL_SWITCH(p.silu, kSilu,
+                    [&] { CausalConv1dStepKernel<kSilu><<<gx, kConvBlock, 0, stream>>>(p); });
   return LaunchStatus("causal conv1d step kernel");
 }
 

@@ -15,9 +15,9 @@
 namespace folio::kernels {
 
 struct CausalConv1dParams {
-  int64_t T = 0;         // tokens (>= 1)
-  int64_t channels = 0;  // d_inner
-  int64_t kernel = 0;    // K = d_conv, 1..8
+  int64_t T = 0;             // tokens (>= 1)
+  int64_t channels = 0;      // d_inner
+  int64_t kernel = 0;        // K = d_conv, 1..8
   const float* x = nullptr;  // [T, channels] rows x_stride apart (in_proj's first half)
   int64_t x_stride = 0;
   const float* weight = nullptr;  // [channels, K] float32

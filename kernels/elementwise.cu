@@ -16,7 +16,8 @@ unsigned GridFor(int64_t n) {
 
 __global__ void SwiGLUKernel(SwiGLUParams p) {
   const int64_t n = p.rows * p.cols;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t r = i / p.cols, c = i - r * p.cols;
     const float y = DevSilu(p.gate[r * p.in_stride + c]) * p.up[r * p.in_stride + c];
     if (p.out) p.out[i] = y;
@@ -27,7 +28,8 @@ __global__ void SwiGLUKernel(SwiGLUParams p) {
 __global__ void AddBiasSoftplusKernel(float* x, const float* bias, int64_t rows, int64_t cols,
                                       int64_t stride) {
   const int64_t n = rows * cols;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t r = i / cols, c = i - r * cols;
     float* v = x + r * stride + c;
     *v = DevSoftplus(*v + (bias ? bias[c] : 0.0f));
@@ -35,10 +37,11 @@ __global__ void AddBiasSoftplusKernel(float* x, const float* bias, int64_t rows,
 }
 
 template <typename T>
-__global__ void EmbeddingGatherKernel(const T* table, int64_t vocab, int64_t dim, const int32_t* ids,
-                                      int64_t rows, float* out) {
+__global__ void EmbeddingGatherKernel(const T* table, int64_t vocab, int64_t dim,
+                                      const int32_t* ids, int64_t rows, float* out) {
   const int64_t n = rows * dim;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t t = i / dim, c = i - t * dim;
     const int64_t id = min(max(static_cast<int64_t>(ids[t]), int64_t{0}), vocab - 1);
     out[i] = ToF32(table[id * dim + c]);
@@ -46,20 +49,24 @@ __global__ void EmbeddingGatherKernel(const T* table, int64_t vocab, int64_t dim
 }
 
 __global__ void ConvertKernel(const float* in, __nv_bfloat16* out, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
     out[i] = __float2bfloat16_rn(in[i]);
 }
 
 __global__ void AddKernel(float* y, const float* x, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
     y[i] += x[i];
 }
 
 }  // namespace
 
 Status SwiGLU(const SwiGLUParams& p, Stream stream) {
-  if (p.rows < 1 || p.cols < 1 || !p.gate || !p.up || (!p.out && !p.out_bf16) || p.in_stride < p.cols)
-    return InvalidArgument("swiglu: need rows, cols >= 1, gate, up, an output and in_stride >= cols");
+  if (p.rows < 1 || p.cols < 1 || !p.gate || !p.up || (!p.out && !p.out_bf16) ||
+      p.in_stride < p.cols)
+    return InvalidArgument(
+        "swiglu: need rows, cols >= 1, gate, up, an output and in_stride >= cols");
   SwiGLUKernel<<<GridFor(p.rows * p.cols), kThreads, 0, stream>>>(p);
   return LaunchStatus("swiglu kernel");
 }
@@ -80,8 +87,8 @@ Status EmbeddingGather(const void* table, DType dtype, int64_t vocab, int64_t di
     EmbeddingGatherKernel<<<GridFor(T * dim), kThreads, 0, stream>>>(
         static_cast<const __nv_bfloat16*>(table), vocab, dim, ids, T, out);
   } else if (dtype == DType::kF32) {
-    EmbeddingGatherKernel<<<GridFor(T * dim), kThreads, 0, stream>>>(static_cast<const float*>(table),
-                                                                      vocab, dim, ids, T, out);
+    EmbeddingGatherKernel<<<GridFor(T * dim), kThreads, 0, stream>>>(
+        static_cast<const float*>(table), vocab, dim, ids, T, out);
   } else {
     return Unsupported("embedding gather: table must be bf16 or f32");
   }

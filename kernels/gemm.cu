@@ -27,7 +27,8 @@ Result<std::unique_ptr<GemmRunner>> GemmRunner::Create(Stream stream) {
   r->stream_ = stream;
   FOLIO_RETURN_IF_ERROR(CublasStatus(cublasSetStream(h, stream), "binding cuBLAS to the stream"));
   // Default math: float32 GEMMs stay float32 (no TF32 unless asked), bf16 uses tensor cores.
-  FOLIO_RETURN_IF_ERROR(CublasStatus(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cuBLAS math mode"));
+  FOLIO_RETURN_IF_ERROR(
+      CublasStatus(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cuBLAS math mode"));
   return Result<std::unique_ptr<GemmRunner>>(std::move(r));
 }
 
@@ -51,10 +52,11 @@ Status GemmRunner::Run(const GemmArgs& a) {
   }
   const float alpha = 1.0f, beta = a.accumulate ? 1.0f : 0.0f;
   return CublasStatus(
-      cublasGemmEx(static_cast<cublasHandle_t>(handle_), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(a.N),
-                   static_cast<int>(a.M), static_cast<int>(a.K), &alpha, a.W, in_type, static_cast<int>(a.K),
-                   a.x, in_type, static_cast<int>(a.ldx), &beta, a.y, CUDA_R_32F, static_cast<int>(a.ldy),
-                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+      cublasGemmEx(static_cast<cublasHandle_t>(handle_), CUBLAS_OP_T, CUBLAS_OP_N,
+                   static_cast<int>(a.N), static_cast<int>(a.M), static_cast<int>(a.K), &alpha, a.W,
+                   in_type, static_cast<int>(a.K), a.x, in_type, static_cast<int>(a.ldx), &beta,
+                   a.y, CUDA_R_32F, static_cast<int>(a.ldy), CUBLAS_COMPUTE_32F,
+                   CUBLAS_GEMM_DEFAULT),
       "gemm");
 }
 

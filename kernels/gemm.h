@@ -14,11 +14,11 @@
 namespace folio::kernels {
 
 struct GemmArgs {
-  int64_t M = 0;  // rows of x and y (tokens)
-  int64_t N = 0;  // output features (rows of W)
-  int64_t K = 0;  // input features
+  int64_t M = 0;               // rows of x and y (tokens)
+  int64_t N = 0;               // output features (rows of W)
+  int64_t K = 0;               // input features
   DType dtype = DType::kBF16;  // of x and W: kBF16 or kF32
-  const void* x = nullptr;  // [M, K] rows ldx apart (ldx >= K)
+  const void* x = nullptr;     // [M, K] rows ldx apart (ldx >= K)
   int64_t ldx = 0;
   const void* W = nullptr;  // [N, K] contiguous (a checkpoint weight)
   float* y = nullptr;       // [M, N] rows ldy apart (ldy >= N)

@@ -10,7 +10,7 @@ namespace {
 
 constexpr int kMaxExperts = 64;  // the chosen-set is one 64-bit mask per token
 constexpr int kMaxTopK = 8;
-constexpr int kGemvWarps = 4;    // output rows per GEMV block
+constexpr int kGemvWarps = 4;  // output rows per GEMV block
 
 // ---- Routing -----------------------------------------------------------------------
 // One thread per token: softmax over E (float32), then k rounds of "largest unchosen"
@@ -84,22 +84,26 @@ __global__ void MoeGroupKernel(const int32_t* expert, int64_t n, int E, int k, i
 }
 
 template <typename T>
-__global__ void GatherRowsKernel(const T* x, const int32_t* token_of, int64_t rows, int64_t H, T* out) {
+__global__ void GatherRowsKernel(const T* x, const int32_t* token_of, int64_t rows, int64_t H,
+                                 T* out) {
   const int64_t n = rows * H;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t r = i / H, c = i - r * H;
     out[i] = x[static_cast<int64_t>(token_of[r]) * H + c];
   }
 }
 
 // out[t, c] (+)= sum_s weight[t, s] * Yg[row_of[t, s], c], slots in order: deterministic.
-__global__ void MoeCombineKernel(const float* yg, const int32_t* row_of, const float* weight, int64_t T,
-                                 int k, int64_t H, float* out, bool accumulate) {
+__global__ void MoeCombineKernel(const float* yg, const int32_t* row_of, const float* weight,
+                                 int64_t T, int k, int64_t H, float* out, bool accumulate) {
   const int64_t n = T * H;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t t = i / H, c = i - t * H;
     float acc = 0.0f;
-    for (int s = 0; s < k; ++s) acc += weight[t * k + s] * yg[static_cast<int64_t>(row_of[t * k + s]) * H + c];
+    for (int s = 0; s < k; ++s)
+      acc += weight[t * k + s] * yg[static_cast<int64_t>(row_of[t * k + s]) * H + c];
     out[i] = accumulate ? out[i] + acc : acc;
   }
 }
@@ -109,8 +113,9 @@ __global__ void MoeCombineKernel(const float* yg, const int32_t* row_of, const f
 // act[a, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]), e = expert[a]. Lanes stride the
 // row (coalesced). A warp whose row is out of range leaves; there are no block barriers.
 template <typename W>
-__global__ void MoeGateUpGemvKernel(const float* x, int64_t H, int64_t I, int k, const int32_t* expert,
-                                    const void* const* ptrs, int E, float* act) {
+__global__ void MoeGateUpGemvKernel(const float* x, int64_t H, int64_t I, int k,
+                                    const int32_t* expert, const void* const* ptrs, int E,
+                                    float* act) {
   const int lane = threadIdx.x & 31;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
   const int64_t a = blockIdx.y;
@@ -133,9 +138,9 @@ __global__ void MoeGateUpGemvKernel(const float* x, int64_t H, int64_t I, int k,
 // Grid (ceil(H / kGemvWarps), T): a warp per output column j of token t, summing its k
 // experts' down rows weighted by the router.
 template <typename W>
-__global__ void MoeDownGemvKernel(const float* act, int64_t H, int64_t I, int k, const int32_t* expert,
-                                  const float* weight, const void* const* ptrs, int E, float* out,
-                                  bool accumulate) {
+__global__ void MoeDownGemvKernel(const float* act, int64_t H, int64_t I, int k,
+                                  const int32_t* expert, const float* weight,
+                                  const void* const* ptrs, int E, float* out, bool accumulate) {
   const int lane = threadIdx.x & 31;
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
   const int64_t t = blockIdx.y;
@@ -197,21 +202,27 @@ Status Validate(const MoeForwardParams& p, const MoeWeights& w) {
     return InvalidArgument("moe: need T >= 1, hidden, intermediate >= 1 and 1..64 experts");
   if (p.top_k < 1 || p.top_k > std::min<int64_t>(w.n_experts, kMaxTopK))
     return InvalidArgument("moe: top_k " + std::to_string(p.top_k) + " outside 1..min(experts, 8)");
-  if (w.dtype != DType::kBF16 && w.dtype != DType::kF32) return Unsupported("moe: weights must be bf16 or f32");
-  if (!p.x || !p.x_w || !p.out || !w.router) return InvalidArgument("moe: x, x_w, out and router are required");
+  if (w.dtype != DType::kBF16 && w.dtype != DType::kF32)
+    return Unsupported("moe: weights must be bf16 or f32");
+  if (!p.x || !p.x_w || !p.out || !w.router)
+    return InvalidArgument("moe: x, x_w, out and router are required");
   if (static_cast<int64_t>(w.gate.size()) != w.n_experts || w.up.size() != w.gate.size() ||
       w.down.size() != w.gate.size())
     return InvalidArgument("moe: one gate, up and down pointer per expert");
   if (!p.workspace || p.workspace_bytes < MoeWorkspaceBytes(p.T, w, p.top_k))
-    return ResourceExhausted("moe: workspace too small (" + std::to_string(p.workspace_bytes) + " < " +
-                             std::to_string(MoeWorkspaceBytes(p.T, w, p.top_k)) + " bytes)");
+    return ResourceExhausted("moe: workspace too small (" + std::to_string(p.workspace_bytes) +
+                             " < " + std::to_string(MoeWorkspaceBytes(p.T, w, p.top_k)) +
+                             " bytes)");
   if (p.T * p.top_k > 0x7fffffff) return InvalidArgument("moe: too many tokens");
   return Status::Ok();
 }
 
-unsigned ElemGrid(int64_t n) { return static_cast<unsigned>(std::clamp<int64_t>(CeilDiv<int64_t>(n, 256), 1, 65535 * 8)); }
+unsigned ElemGrid(int64_t n) {
+  return static_cast<unsigned>(std::clamp<int64_t>(CeilDiv<int64_t>(n, 256), 1, 65535 * 8));
+}
 
-Status RouteAll(const MoeForwardParams& p, const MoeWeights& w, GemmRunner& gemm, const MoeBuffers& b) {
+Status RouteAll(const MoeForwardParams& p, const MoeWeights& w, GemmRunner& gemm,
+                const MoeBuffers& b) {
   GemmArgs r;
   r.M = p.T;
   r.N = w.n_experts;
@@ -223,7 +234,8 @@ Status RouteAll(const MoeForwardParams& p, const MoeWeights& w, GemmRunner& gemm
   r.y = b.logits;
   r.ldy = w.n_experts;
   FOLIO_RETURN_IF_ERROR(gemm.Run(r));
-  return MoeRoute(b.logits, p.T, w.n_experts, p.top_k, p.renormalize, b.expert, b.weight, gemm.stream());
+  return MoeRoute(b.logits, p.T, w.n_experts, p.top_k, p.renormalize, b.expert, b.weight,
+                  gemm.stream());
 }
 
 // y[rows of expert e] = in[rows] @ W_e^T for every expert with rows.
@@ -256,21 +268,23 @@ size_t MoeWorkspaceBytes(int64_t T, const MoeWeights& w, int64_t top_k) {
   return CarveMoe(nullptr, T, w, top_k, &b);
 }
 
-Status MoeRoute(const float* logits, int64_t T, int64_t E, int64_t k, bool renormalize, int32_t* expert,
-                float* weight, Stream stream) {
-  if (!logits || !expert || !weight || T < 1 || E < 1 || E > kMaxExperts || k < 1 || k > std::min<int64_t>(E, kMaxTopK))
-    return InvalidArgument("moe route: need logits, outputs, 1..64 experts and 1 <= k <= min(E, 8)");
+Status MoeRoute(const float* logits, int64_t T, int64_t E, int64_t k, bool renormalize,
+                int32_t* expert, float* weight, Stream stream) {
+  if (!logits || !expert || !weight || T < 1 || E < 1 || E > kMaxExperts || k < 1 ||
+      k > std::min<int64_t>(E, kMaxTopK))
+    return InvalidArgument(
+        "moe route: need logits, outputs, 1..64 experts and 1 <= k <= min(E, 8)");
   MoeRouteKernel<<<static_cast<unsigned>(CeilDiv<int64_t>(T, 128)), 128, 0, stream>>>(
       logits, T, static_cast<int>(E), static_cast<int>(k), renormalize, expert, weight);
   return LaunchStatus("moe route kernel");
 }
 
-Status MoeGroup(const int32_t* expert, int64_t T, int64_t E, int64_t k, int32_t* offsets, int32_t* row_of,
-                int32_t* token_of, Stream stream) {
+Status MoeGroup(const int32_t* expert, int64_t T, int64_t E, int64_t k, int32_t* offsets,
+                int32_t* row_of, int32_t* token_of, Stream stream) {
   if (!expert || !offsets || !row_of || !token_of || T < 1 || E < 1 || E > kMaxExperts || k < 1)
     return InvalidArgument("moe group: need all pointers, T >= 1, 1..64 experts, k >= 1");
-  MoeGroupKernel<<<1, kMaxExperts, 0, stream>>>(expert, T * k, static_cast<int>(E), static_cast<int>(k), offsets,
-                                                row_of, token_of);
+  MoeGroupKernel<<<1, kMaxExperts, 0, stream>>>(expert, T * k, static_cast<int>(E),
+                                                static_cast<int>(k), offsets, row_of, token_of);
   return LaunchStatus("moe group kernel");
 }
 
@@ -281,20 +295,23 @@ Status MoeForwardGrouped(const MoeForwardParams& p, const MoeWeights& w, GemmRun
   CarveMoe(p.workspace, p.T, w, p.top_k, &b);
   const int64_t R = p.T * p.top_k, H = w.hidden, I = w.intermediate, E = w.n_experts;
   FOLIO_RETURN_IF_ERROR(RouteAll(p, w, gemm, b));
-  FOLIO_RETURN_IF_ERROR(MoeGroup(b.expert, p.T, E, p.top_k, b.offsets, b.row_of, b.token_of, stream));
+  FOLIO_RETURN_IF_ERROR(
+      MoeGroup(b.expert, p.T, E, p.top_k, b.offsets, b.row_of, b.token_of, stream));
   if (w.dtype == DType::kBF16) {
-    GatherRowsKernel<<<ElemGrid(R * H), 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(p.x_w), b.token_of,
-                                                          R, H, static_cast<__nv_bfloat16*>(b.xg));
+    GatherRowsKernel<<<ElemGrid(R * H), 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(p.x_w),
+                                                          b.token_of, R, H,
+                                                          static_cast<__nv_bfloat16*>(b.xg));
   } else {
-    GatherRowsKernel<<<ElemGrid(R * H), 256, 0, stream>>>(static_cast<const float*>(p.x_w), b.token_of, R, H,
-                                                          static_cast<float*>(b.xg));
+    GatherRowsKernel<<<ElemGrid(R * H), 256, 0, stream>>>(
+        static_cast<const float*>(p.x_w), b.token_of, R, H, static_cast<float*>(b.xg));
   }
   FOLIO_RETURN_IF_ERROR(LaunchStatus("moe gather kernel"));
   // The one host sync: GEMM shapes need the per-expert row counts.
   std::vector<int32_t> offsets(static_cast<size_t>(E + 1));
-  FOLIO_RETURN_IF_ERROR(CudaStatus(
-      cudaMemcpyAsync(offsets.data(), b.offsets, sizeof(int32_t) * offsets.size(), cudaMemcpyDeviceToHost, stream),
-      "moe: reading expert counts"));
+  FOLIO_RETURN_IF_ERROR(
+      CudaStatus(cudaMemcpyAsync(offsets.data(), b.offsets, sizeof(int32_t) * offsets.size(),
+                                 cudaMemcpyDeviceToHost, stream),
+                 "moe: reading expert counts"));
   FOLIO_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream), "moe: waiting for routing"));
   FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.gate, w.dtype, b.xg, H, b.g, I, gemm));
   FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.up, w.dtype, b.xg, H, b.u, I, gemm));
@@ -311,8 +328,8 @@ Status MoeForwardGrouped(const MoeForwardParams& p, const MoeWeights& w, GemmRun
   }
   FOLIO_RETURN_IF_ERROR(SwiGLU(sw, stream));
   FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.down, w.dtype, b.act, I, b.yg, H, gemm));
-  MoeCombineKernel<<<ElemGrid(p.T * H), 256, 0, stream>>>(b.yg, b.row_of, b.weight, p.T,
-                                                          static_cast<int>(p.top_k), H, p.out, p.accumulate);
+  MoeCombineKernel<<<ElemGrid(p.T * H), 256, 0, stream>>>(
+      b.yg, b.row_of, b.weight, p.T, static_cast<int>(p.top_k), H, p.out, p.accumulate);
   return LaunchStatus("moe combine kernel");
 }
 
@@ -321,24 +338,27 @@ Status MoeForwardGrouped(const MoeForwardParams& p, const MoeWeights& w, GemmRun
 Status MoeForwardGemv(const MoeForwardParams& p, const MoeWeights& w, GemmRunner& gemm) {
   FOLIO_RETURN_IF_ERROR(Validate(p, w));
   if (!w.device_ptrs) return InvalidArgument("moe gemv: device expert pointers are required");
-  if (p.T * p.top_k > 65535) return InvalidArgument("moe gemv: T * k above 65535 (use the grouped path)");
+  if (p.T * p.top_k > 65535)
+    return InvalidArgument("moe gemv: T * k above 65535 (use the grouped path)");
   Stream stream = gemm.stream();
   MoeBuffers b;
   CarveMoe(p.workspace, p.T, w, p.top_k, &b);
   FOLIO_RETURN_IF_ERROR(RouteAll(p, w, gemm, b));
   const int64_t H = w.hidden, I = w.intermediate;
   const int E = static_cast<int>(w.n_experts), k = static_cast<int>(p.top_k);
-  const dim3 g1(static_cast<unsigned>(CeilDiv<int64_t>(I, kGemvWarps)), static_cast<unsigned>(p.T * k));
+  const dim3 g1(static_cast<unsigned>(CeilDiv<int64_t>(I, kGemvWarps)),
+                static_cast<unsigned>(p.T * k));
   const dim3 g2(static_cast<unsigned>(CeilDiv<int64_t>(H, kGemvWarps)), static_cast<unsigned>(p.T));
   if (w.dtype == DType::kBF16) {
-    MoeGateUpGemvKernel<__nv_bfloat16><<<g1, kGemvWarps * 32, 0, stream>>>(p.x, H, I, k, b.expert, w.device_ptrs,
-                                                                           E, b.g);
-    MoeDownGemvKernel<__nv_bfloat16><<<g2, kGemvWarps * 32, 0, stream>>>(b.g, H, I, k, b.expert, b.weight,
-                                                                         w.device_ptrs, E, p.out, p.accumulate);
+    MoeGateUpGemvKernel<__nv_bfloat16>
+        <<<g1, kGemvWarps * 32, 0, stream>>>(p.x, H, I, k, b.expert, w.device_ptrs, E, b.g);
+    MoeDownGemvKernel<__nv_bfloat16><<<g2, kGemvWarps * 32, 0, stream>>>(
+        b.g, H, I, k, b.expert, b.weight, w.device_ptrs, E, p.out, p.accumulate);
   } else {
-    MoeGateUpGemvKernel<float><<<g1, kGemvWarps * 32, 0, stream>>>(p.x, H, I, k, b.expert, w.device_ptrs, E, b.g);
-    MoeDownGemvKernel<float><<<g2, kGemvWarps * 32, 0, stream>>>(b.g, H, I, k, b.expert, b.weight, w.device_ptrs,
-                                                                 E, p.out, p.accumulate);
+    MoeGateUpGemvKernel<float>
+        <<<g1, kGemvWarps * 32, 0, stream>>>(p.x, H, I, k, b.expert, w.device_ptrs, E, b.g);
+    MoeDownGemvKernel<float><<<g2, kGemvWarps * 32, 0, stream>>>(
+        b.g, H, I, k, b.expert, b.weight, w.device_ptrs, E, p.out, p.accumulate);
   }
   return LaunchStatus("moe gemv kernels");
 }

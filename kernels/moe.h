@@ -25,22 +25,22 @@ namespace folio::kernels {
 // The weights of one MoE layer, already on the device.
 struct MoeWeights {
   int64_t n_experts = 0;
-  int64_t hidden = 0;        // H
-  int64_t intermediate = 0;  // I
-  DType dtype = DType::kBF16;  // of every matrix below: kBF16 or kF32
-  const void* router = nullptr;        // [E, H]
-  std::vector<const void*> gate;       // E device pointers, each [I, H]
-  std::vector<const void*> up;         // E device pointers, each [I, H]
-  std::vector<const void*> down;       // E device pointers, each [H, I]
+  int64_t hidden = 0;             // H
+  int64_t intermediate = 0;       // I
+  DType dtype = DType::kBF16;     // of every matrix below: kBF16 or kF32
+  const void* router = nullptr;   // [E, H]
+  std::vector<const void*> gate;  // E device pointers, each [I, H]
+  std::vector<const void*> up;    // E device pointers, each [I, H]
+  std::vector<const void*> down;  // E device pointers, each [H, I]
   // The same pointers in device memory, [3, E] (gate row, up row, down row), for the
   // GEMV path, which picks experts on the device.
   const void* const* device_ptrs = nullptr;
 };
 
 struct MoeForwardParams {
-  int64_t T = 0;      // tokens
-  int64_t top_k = 0;  // experts per token, 1..min(E, 8)
-  bool renormalize = false;  // Mixtral-style; Jamba: false
+  int64_t T = 0;              // tokens
+  int64_t top_k = 0;          // experts per token, 1..min(E, 8)
+  bool renormalize = false;   // Mixtral-style; Jamba: false
   const float* x = nullptr;   // [T, H] float32, normed input
   const void* x_w = nullptr;  // [T, H] the same in the weights' dtype (== x for f32 weights)
   float* out = nullptr;       // [T, H] float32

@@ -34,7 +34,8 @@ __global__ void RmsNormKernel(RmsNormParams p) {
     }
     const float y = p.weight[i] * (h * inv);
     if (p.out) p.out[row * p.out_stride + i] = y;
-    if (p.out_bf16) reinterpret_cast<__nv_bfloat16*>(p.out_bf16)[row * p.dim + i] = __float2bfloat16_rn(y);
+    if (p.out_bf16)
+      reinterpret_cast<__nv_bfloat16*>(p.out_bf16)[row * p.dim + i] = __float2bfloat16_rn(y);
   }
 }
 

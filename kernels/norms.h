@@ -14,17 +14,17 @@
 namespace folio::kernels {
 
 struct RmsNormParams {
-  int64_t rows = 0;  // tokens
-  int64_t dim = 0;   // elements normalised together
-  const float* x = nullptr;            // [rows, dim] rows x_stride apart
+  int64_t rows = 0;          // tokens
+  int64_t dim = 0;           // elements normalised together
+  const float* x = nullptr;  // [rows, dim] rows x_stride apart
   int64_t x_stride = 0;
   const float* residual_in = nullptr;  // [rows, dim] contiguous, or nullptr
-  float* residual_out = nullptr;       // [rows, dim] contiguous, or nullptr; may alias x or residual_in
-  const float* weight = nullptr;       // [dim] float32
+  float* residual_out = nullptr;  // [rows, dim] contiguous, or nullptr; may alias x or residual_in
+  const float* weight = nullptr;  // [dim] float32
   float eps = 1e-6f;
-  float* out = nullptr;                // [rows, dim] rows out_stride apart, or nullptr; may alias x
+  float* out = nullptr;  // [rows, dim] rows out_stride apart, or nullptr; may alias x
   int64_t out_stride = 0;
-  uint16_t* out_bf16 = nullptr;        // [rows, dim] contiguous bf16, or nullptr
+  uint16_t* out_bf16 = nullptr;  // [rows, dim] contiguous bf16, or nullptr
 };
 
 // One block per row; every thread reads and writes only its own columns, which is what

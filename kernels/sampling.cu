@@ -22,10 +22,12 @@ __global__ void ArgmaxKernel(const float* logits, int64_t vocab, int32_t* out) {
   const float* row = logits + static_cast<int64_t>(blockIdx.x) * vocab;
   float v = NAN;
   int idx = 0x7fffffff;
-  for (int64_t j = threadIdx.x; j < vocab; j += blockDim.x) ArgMaxMerge(v, idx, row[j], static_cast<int>(j));
+  for (int64_t j = threadIdx.x; j < vocab; j += blockDim.x)
+    ArgMaxMerge(v, idx, row[j], static_cast<int>(j));
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1)
-    ArgMaxMerge(v, idx, __shfl_xor_sync(0xffffffffu, v, off), __shfl_xor_sync(0xffffffffu, idx, off));
+    ArgMaxMerge(v, idx, __shfl_xor_sync(0xffffffffu, v, off),
+                __shfl_xor_sync(0xffffffffu, idx, off));
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if (lane == 0) {
     s_v[warp] = v;
@@ -37,7 +39,8 @@ __global__ void ArgmaxKernel(const float* logits, int64_t vocab, int32_t* out) {
   idx = lane < (blockDim.x >> 5) ? s_i[lane] : 0x7fffffff;
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1)
-    ArgMaxMerge(v, idx, __shfl_xor_sync(0xffffffffu, v, off), __shfl_xor_sync(0xffffffffu, idx, off));
+    ArgMaxMerge(v, idx, __shfl_xor_sync(0xffffffffu, v, off),
+                __shfl_xor_sync(0xffffffffu, idx, off));
   if (lane == 0) out[blockIdx.x] = idx == 0x7fffffff ? 0 : idx;
 }
 
@@ -47,12 +50,13 @@ __global__ void ArgmaxKernel(const float* logits, int64_t vocab, int32_t* out) {
 //     largest tau with mass(p >= tau) >= top_p; 32 block reductions.
 //  3. each thread takes a contiguous slice of the vocabulary, sums its kept mass, a block
 //     exclusive scan places the slices, and the thread whose slice holds u * kept walks it.
-__device__ __forceinline__ float Prob(const float* l, int64_t j, float mx, float inv_t, float inv_sum) {
+__device__ __forceinline__ float Prob(const float* l, int64_t j, float mx, float inv_t,
+                                      float inv_sum) {
   return expf((l[j] - mx) * inv_t) * inv_sum;
 }
 
-__global__ void TopPKernel(const float* logits, int64_t vocab, float temperature, float top_p, float u,
-                           int32_t* out) {
+__global__ void TopPKernel(const float* logits, int64_t vocab, float temperature, float top_p,
+                           float u, int32_t* out) {
   __shared__ float scratch[32];
   __shared__ float s_prefix[kThreads];
   __shared__ int s_pick;
@@ -142,8 +146,8 @@ Status ArgmaxRows(const float* logits, int64_t rows, int64_t vocab, int32_t* out
   return LaunchStatus("argmax kernel");
 }
 
-Status TopPSample(const float* logits, int64_t vocab, float temperature, float top_p, float u, int32_t* out,
-                  Stream stream) {
+Status TopPSample(const float* logits, int64_t vocab, float temperature, float top_p, float u,
+                  int32_t* out, Stream stream) {
   if (!logits || !out || vocab < 1 || vocab > 0x7ffffffe)
     return InvalidArgument("top-p: need logits, out and 1 <= vocab < 2^31");
   if (!(temperature > 0.0f) || !(top_p > 0.0f && top_p <= 1.0f) || !(u >= 0.0f && u < 1.0f))

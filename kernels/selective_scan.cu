@@ -95,7 +95,8 @@ __global__ void SelectiveStateUpdateKernel(SelectiveScanParams p) {
     }
   }
 #pragma unroll
-  for (int off = kWidth / 2; off > 0; off >>= 1) part += __shfl_xor_sync(0xffffffffu, part, off, kWidth);
+  for (int off = kWidth / 2; off > 0; off >>= 1)
+    part += __shfl_xor_sync(0xffffffffu, part, off, kWidth);
   if (!active || n != 0) return;
   float y = part + (p.D ? p.D[d] * x : 0.0f);
   if constexpr (kHasZ) y *= DevSilu(p.z[d]);

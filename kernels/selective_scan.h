@@ -17,18 +17,18 @@
 namespace folio::kernels {
 
 struct SelectiveScanParams {
-  int64_t T = 0;        // tokens in this call (>= 1)
-  int64_t d_inner = 0;  // channels
-  int64_t d_state = 0;  // states per channel, 1..64
-  const float* x = nullptr;   // [T, d_inner] rows x_stride apart
+  int64_t T = 0;             // tokens in this call (>= 1)
+  int64_t d_inner = 0;       // channels
+  int64_t d_state = 0;       // states per channel, 1..64
+  const float* x = nullptr;  // [T, d_inner] rows x_stride apart
   int64_t x_stride = 0;
   const float* dt = nullptr;  // [T, d_inner] rows dt_stride apart; raw when dt_softplus
   int64_t dt_stride = 0;
-  const float* B = nullptr;   // [T, d_state] rows B_stride apart
+  const float* B = nullptr;  // [T, d_state] rows B_stride apart
   int64_t B_stride = 0;
-  const float* C = nullptr;   // [T, d_state] rows C_stride apart
+  const float* C = nullptr;  // [T, d_state] rows C_stride apart
   int64_t C_stride = 0;
-  const float* z = nullptr;   // [T, d_inner] rows z_stride apart, or nullptr: no gate
+  const float* z = nullptr;  // [T, d_inner] rows z_stride apart, or nullptr: no gate
   int64_t z_stride = 0;
   const float* A = nullptr;        // [d_inner, d_state] = -exp(A_log)
   const float* D = nullptr;        // [d_inner] skip, or nullptr: no skip

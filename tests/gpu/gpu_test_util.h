@@ -21,16 +21,16 @@ namespace folio::gputest {
 // Exit code ctest reads as "skipped" (folio_add_test sets SKIP_RETURN_CODE 77).
 inline constexpr int kSkip = 77;
 
-#define FOLIO_GPU_TEST_MAIN(TestClass)                                           \
-  int main(int argc, char** argv) {                                              \
-    std::string why;                                                             \
-    if (folio::kernels::CudaDeviceCount(&why) == 0) {                            \
-      std::printf("SKIP: no CUDA device (%s)\n", why.c_str());                   \
-      return folio::gputest::kSkip;                                              \
-    }                                                                            \
-    QCoreApplication app(argc, argv);                                            \
-    TestClass tc;                                                                \
-    return QTest::qExec(&tc, argc, argv);                                        \
+#define FOLIO_GPU_TEST_MAIN(TestClass)                         \
+  int main(int argc, char** argv) {                            \
+    std::string why;                                           \
+    if (folio::kernels::CudaDeviceCount(&why) == 0) {          \
+      std::printf("SKIP: no CUDA device (%s)\n", why.c_str()); \
+      return folio::gputest::kSkip;                            \
+    }                                                          \
+    QCoreApplication app(argc, argv);                          \
+    TestClass tc;                                              \
+    return QTest::qExec(&tc, argc, argv);                      \
   }
 
 // A device allocation of n elements of T; copies to and from std::vector.
@@ -50,7 +50,8 @@ class DeviceBuffer {
   T* get() const { return p_; }
   size_t size() const { return n_; }
   void Upload(const std::vector<T>& host) {
-    if (p_ && !host.empty()) cudaMemcpy(p_, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice);
+    if (p_ && !host.empty())
+      cudaMemcpy(p_, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice);
   }
   std::vector<T> Download() const {
     std::vector<T> host(n_);
@@ -126,16 +127,17 @@ inline QString Describe(const char* what, double err, double tol) {
 }  // namespace folio::gputest
 
 // QVERIFY2 for an error-vs-tolerance check, naming what was compared.
-#define FOLIO_EXPECT_CLOSE(what, got, want, tol)                                  \
-  do {                                                                            \
-    const double folio_err_ = ::folio::gputest::RelError((got), (want));          \
-    QVERIFY2(folio_err_ <= (tol), qPrintable(::folio::gputest::Describe((what), folio_err_, (tol)))); \
+#define FOLIO_EXPECT_CLOSE(what, got, want, tol)                                 \
+  do {                                                                           \
+    const double folio_err_ = ::folio::gputest::RelError((got), (want));         \
+    QVERIFY2(folio_err_ <= (tol),                                                \
+             qPrintable(::folio::gputest::Describe((what), folio_err_, (tol)))); \
   } while (0)
 
-#define FOLIO_EXPECT_OK(status_expr)                                              \
-  do {                                                                            \
-    const ::folio::Status folio_st_ = (status_expr);                              \
-    QVERIFY2(folio_st_.ok(), folio_st_.message().c_str());                        \
-    const std::string folio_sync_ = ::folio::gputest::SyncError();                \
-    QVERIFY2(folio_sync_.empty(), folio_sync_.c_str());                           \
+#define FOLIO_EXPECT_OK(status_expr)                               \
+  do {                                                             \
+    const ::folio::Status folio_st_ = (status_expr);               \
+    QVERIFY2(folio_st_.ok(), folio_st_.message().c_str());         \
+    const std::string folio_sync_ = ::folio::gputest::SyncError(); \
+    QVERIFY2(folio_sync_.empty(), folio_sync_.c_str());            \
   } while (0)

@@ -10,7 +10,9 @@
 using namespace folio;
 
 namespace {
-std::string Fixture(const char* model) { return std::string(FOLIO_FIXTURES_DIR) + "/" + model; }
+std::string Fixture(const char* model) {
+  return std::string(FOLIO_FIXTURES_DIR) + "/" + model;
+}
 }  // namespace
 
 class TestCudaLoader : public QObject {

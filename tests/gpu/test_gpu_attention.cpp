@@ -14,13 +14,13 @@ struct AttnCase {
   int64_t T, past, heads, kv_heads, head_dim;
 };
 const AttnCase kCases[] = {
-    {1, 0, 8, 8, 64},    // ratio 1, first token
-    {17, 5, 8, 4, 16},   // ratio 2, tiny head
-    {33, 40, 8, 2, 128}, // ratio 4, T not a multiple of 16
-    {50, 0, 8, 1, 80},   // ratio 8, head_dim not a multiple of 32
-    {1, 300, 16, 2, 128},// decode over a cache
-    {20, 7, 4, 2, 256},  // the opt-in shared-memory path
-    {3, 1000, 4, 4, 32}, // few queries, long past
+    {1, 0, 8, 8, 64},      // ratio 1, first token
+    {17, 5, 8, 4, 16},     // ratio 2, tiny head
+    {33, 40, 8, 2, 128},   // ratio 4, T not a multiple of 16
+    {50, 0, 8, 1, 80},     // ratio 8, head_dim not a multiple of 32
+    {1, 300, 16, 2, 128},  // decode over a cache
+    {20, 7, 4, 2, 256},    // the opt-in shared-memory path
+    {3, 1000, 4, 4, 32},   // few queries, long past
 };
 
 struct AttnData {
@@ -59,8 +59,12 @@ struct AttnDevice {
   DeviceBuffer<uint16_t> k16, v16;
   kernels::AttentionParams p;
   AttnDevice(const AttnCase& c, const AttnData& d, bool bf16)
-      : q(d.q), out(d.want.size()), k32(bf16 ? std::vector<float>() : d.k), v32(bf16 ? std::vector<float>() : d.v),
-        k16(bf16 ? ToBf16(d.k) : std::vector<uint16_t>()), v16(bf16 ? ToBf16(d.v) : std::vector<uint16_t>()) {
+      : q(d.q),
+        out(d.want.size()),
+        k32(bf16 ? std::vector<float>() : d.k),
+        v32(bf16 ? std::vector<float>() : d.v),
+        k16(bf16 ? ToBf16(d.k) : std::vector<uint16_t>()),
+        v16(bf16 ? ToBf16(d.v) : std::vector<uint16_t>()) {
     p.T = c.T;
     p.past = c.past;
     p.n_heads = c.heads;
@@ -77,7 +81,12 @@ struct AttnDevice {
 
 QString Name(const AttnCase& c, bool bf16) {
   return QString("T=%1 past=%2 heads=%3/%4 hd=%5 %6")
-      .arg(c.T).arg(c.past).arg(c.heads).arg(c.kv_heads).arg(c.head_dim).arg(bf16 ? "bf16" : "f32");
+      .arg(c.T)
+      .arg(c.past)
+      .arg(c.heads)
+      .arg(c.kv_heads)
+      .arg(c.head_dim)
+      .arg(bf16 ? "bf16" : "f32");
 }
 
 }  // namespace
@@ -92,7 +101,8 @@ class TestGpuAttention : public QObject {
         const AttnData d = MakeData(c, bf16, seed += 3);
         AttnDevice dev(c, d, bf16);
         FOLIO_EXPECT_OK(kernels::AttentionPrefill(dev.p, nullptr));
-        FOLIO_EXPECT_CLOSE(qPrintable("prefill " + Name(c, bf16)), dev.out.Download(), d.want, 1e-4);
+        FOLIO_EXPECT_CLOSE(qPrintable("prefill " + Name(c, bf16)), dev.out.Download(), d.want,
+                           1e-4);
       }
     }
   }
@@ -107,8 +117,8 @@ class TestGpuAttention : public QObject {
           const size_t bytes = kernels::AttentionSplitKWorkspaceBytes(dev.p, std::max(splits, 256));
           DeviceBuffer<uint8_t> ws(bytes);
           FOLIO_EXPECT_OK(kernels::AttentionSplitK(dev.p, ws.get(), bytes, splits, nullptr));
-          FOLIO_EXPECT_CLOSE(qPrintable(QString("split-K(%1) ").arg(splits) + Name(c, bf16)), dev.out.Download(),
-                             d.want, 1e-4);
+          FOLIO_EXPECT_CLOSE(qPrintable(QString("split-K(%1) ").arg(splits) + Name(c, bf16)),
+                             dev.out.Download(), d.want, 1e-4);
         }
       }
     }
@@ -118,7 +128,8 @@ class TestGpuAttention : public QObject {
     const AttnCase c{1, 2000, 8, 2, 64};
     const AttnData d = MakeData(c, false, 77);
     AttnDevice dev(c, d, false);
-    const size_t bytes = kernels::AttentionSplitKWorkspaceBytes(dev.p, 5);  // room for 5 of 64 asked
+    const size_t bytes =
+        kernels::AttentionSplitKWorkspaceBytes(dev.p, 5);  // room for 5 of 64 asked
     DeviceBuffer<uint8_t> ws(bytes);
     FOLIO_EXPECT_OK(kernels::AttentionSplitK(dev.p, ws.get(), bytes, 64, nullptr));
     FOLIO_EXPECT_CLOSE("split-K in a small workspace", dev.out.Download(), d.want, 1e-4);

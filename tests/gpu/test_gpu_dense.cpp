@@ -17,7 +17,8 @@ using namespace folio::gputest;
 namespace {
 
 // y = x W^T on the host through ref::MatMul (W as float32 or bf16 storage).
-std::vector<float> HostMatMul(const std::vector<float>& x, int64_t M, int64_t K, const void* w, DType dt, int64_t N) {
+std::vector<float> HostMatMul(const std::vector<float>& x, int64_t M, int64_t K, const void* w,
+                              DType dt, int64_t N) {
   std::vector<float> y(M * N);
   const TensorView W = HostView(w, dt, {N, K});
   ref::MatMul(x.data(), M, K, W, nullptr, y.data());
@@ -25,10 +26,11 @@ std::vector<float> HostMatMul(const std::vector<float>& x, int64_t M, int64_t K,
 }
 
 // The MoE of moe.h on the host, in double, from float weights.
-std::vector<float> HostMoe(const std::vector<float>& x, int64_t T, int64_t H, int64_t I, int64_t E, int64_t k,
-                           const std::vector<float>& router, const std::vector<std::vector<float>>& gate,
-                           const std::vector<std::vector<float>>& up, const std::vector<std::vector<float>>& down,
-                           bool round_act_bf16) {
+std::vector<float> HostMoe(const std::vector<float>& x, int64_t T, int64_t H, int64_t I, int64_t E,
+                           int64_t k, const std::vector<float>& router,
+                           const std::vector<std::vector<float>>& gate,
+                           const std::vector<std::vector<float>>& up,
+                           const std::vector<std::vector<float>>& down, bool round_act_bf16) {
   std::vector<float> out(T * H, 0.0f);
   for (int64_t t = 0; t < T; ++t) {
     const float* xr = x.data() + t * H;
@@ -44,7 +46,8 @@ std::vector<float> HostMoe(const std::vector<float>& x, int64_t T, int64_t H, in
     for (double l : logit) sum += std::exp(l - mx);
     std::vector<int64_t> order(E);
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return logit[a] > logit[b]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return logit[a] > logit[b]; });
     for (int64_t s = 0; s < k; ++s) {
       const int64_t e = order[s];
       const double wgt = std::exp(logit[e] - mx) / sum;  // not renormalised (Jamba)
@@ -76,8 +79,10 @@ class TestGpuDense : public QObject {
   void gemmF32IsExactAndBf16IsClose() {
     auto runner = kernels::GemmRunner::Create(nullptr);
     QVERIFY2(runner.ok(), runner.status().message().c_str());
-    for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 7, 33}, {37, 64, 48}, {130, 97, 257}}) {
-      const std::vector<float> x = Normal(M * (K + 3), 11), w = Normal(N * K, 12), y0 = Normal(M * N, 13);
+    for (auto [M, N, K] :
+         {std::tuple<int64_t, int64_t, int64_t>{1, 7, 33}, {37, 64, 48}, {130, 97, 257}}) {
+      const std::vector<float> x = Normal(M * (K + 3), 11), w = Normal(N * K, 12),
+                               y0 = Normal(M * N, 13);
       std::vector<float> xc(M * K);  // the contiguous view of x's first K columns of each row
       for (int64_t m = 0; m < M; ++m)
         for (int64_t kk = 0; kk < K; ++kk) xc[m * K + kk] = x[m * (K + 3) + kk];
@@ -108,7 +113,8 @@ class TestGpuDense : public QObject {
 
   void rmsNormFusesResidualAndAllowsAliasing() {
     for (auto [rows, dim] : {std::pair<int64_t, int64_t>{1, 8}, {5, 64}, {3, 4097}}) {
-      const std::vector<float> x = Normal(rows * dim, 21), r = Normal(rows * dim, 22), w = Normal(dim, 23, 0.5f, 1.0f);
+      const std::vector<float> x = Normal(rows * dim, 21), r = Normal(rows * dim, 22),
+                               w = Normal(dim, 23, 0.5f, 1.0f);
       std::vector<float> h(rows * dim), want(rows * dim);
       for (size_t i = 0; i < h.size(); ++i) h[i] = x[i] + r[i];
       ref::RmsNorm(h.data(), HostView(w.data(), DType::kF32, {dim}), 1e-6, rows, dim, want.data());
@@ -168,13 +174,16 @@ class TestGpuDense : public QObject {
     const std::vector<float> table = Normal(vocab * dim, 34);
     const std::vector<int32_t> ids = {0, 49, 7, 7, 13};
     std::vector<float> gathered;
-    for (int32_t id : ids) gathered.insert(gathered.end(), table.begin() + id * dim, table.begin() + (id + 1) * dim);
+    for (int32_t id : ids)
+      gathered.insert(gathered.end(), table.begin() + id * dim, table.begin() + (id + 1) * dim);
     DeviceBuffer<float> dt(table), dout(ids.size() * dim);
     DeviceBuffer<uint16_t> dt16(ToBf16(table));
     DeviceBuffer<int32_t> did(ids);
-    FOLIO_EXPECT_OK(kernels::EmbeddingGather(dt.get(), DType::kF32, vocab, dim, did.get(), 5, dout.get(), nullptr));
+    FOLIO_EXPECT_OK(kernels::EmbeddingGather(dt.get(), DType::kF32, vocab, dim, did.get(), 5,
+                                             dout.get(), nullptr));
     FOLIO_EXPECT_CLOSE("gather f32", dout.Download(), gathered, 0.0);
-    FOLIO_EXPECT_OK(kernels::EmbeddingGather(dt16.get(), DType::kBF16, vocab, dim, did.get(), 5, dout.get(), nullptr));
+    FOLIO_EXPECT_OK(kernels::EmbeddingGather(dt16.get(), DType::kBF16, vocab, dim, did.get(), 5,
+                                             dout.get(), nullptr));
     FOLIO_EXPECT_CLOSE("gather bf16", dout.Download(), RoundBf16(gathered), 0.0);
   }
 
@@ -184,15 +193,18 @@ class TestGpuDense : public QObject {
     DeviceBuffer<float> dl(logits), dw(T * k);
     DeviceBuffer<int32_t> de(T * k), off(E + 1), row_of(T * k), token_of(T * k);
     FOLIO_EXPECT_OK(kernels::MoeRoute(dl.get(), T, E, k, false, de.get(), dw.get(), nullptr));
-    FOLIO_EXPECT_OK(kernels::MoeGroup(de.get(), T, E, k, off.get(), row_of.get(), token_of.get(), nullptr));
-    const std::vector<int32_t> ex = de.Download(), offs = off.Download(), ro = row_of.Download(), to = token_of.Download();
+    FOLIO_EXPECT_OK(
+        kernels::MoeGroup(de.get(), T, E, k, off.get(), row_of.get(), token_of.get(), nullptr));
+    const std::vector<int32_t> ex = de.Download(), offs = off.Download(), ro = row_of.Download(),
+                               to = token_of.Download();
     const std::vector<float> w = dw.Download();
     for (int64_t t = 0; t < T; ++t) {
       std::vector<float> p(logits.begin() + t * E, logits.begin() + (t + 1) * E);
       ref::Softmax(p.data(), 1, E);
       std::vector<int64_t> order(E);
       std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return p[a] > p[b]; });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return p[a] > p[b]; });
       for (int64_t s = 0; s < k; ++s) {
         QCOMPARE(int64_t{ex[t * k + s]}, order[s]);
         QVERIFY(std::fabs(w[t * k + s] - p[order[s]]) < 1e-6f);
@@ -208,8 +220,11 @@ class TestGpuDense : public QObject {
   void moeGroupedAndGemvPathsMatchHost() {
     auto runner = kernels::GemmRunner::Create(nullptr);
     QVERIFY2(runner.ok(), runner.status().message().c_str());
-    for (auto [T, E, bf16] : {std::tuple<int64_t, int64_t, bool>{1, 4, false}, {7, 8, false}, {33, 16, false},
-                              {1, 16, true}, {29, 8, true}}) {
+    for (auto [T, E, bf16] : {std::tuple<int64_t, int64_t, bool>{1, 4, false},
+                              {7, 8, false},
+                              {33, 16, false},
+                              {1, 16, true},
+                              {29, 8, true}}) {
       const int64_t H = 48, I = 40, k = 2;
       const uint32_t seed = static_cast<uint32_t>(T * 100 + E);
       std::vector<float> x = Normal(T * H, seed), router = Normal(E * H, seed + 1, 0.3f);
@@ -228,13 +243,15 @@ class TestGpuDense : public QObject {
           down[e] = RoundBf16(down[e]);
         }
       }
-      const std::vector<float> want_grouped = HostMoe(x, T, H, I, E, k, router, gate, up, down, bf16);
+      const std::vector<float> want_grouped =
+          HostMoe(x, T, H, I, E, k, router, gate, up, down, bf16);
       const std::vector<float> want_gemv = HostMoe(x, T, H, I, E, k, router, gate, up, down, false);
       // Upload: one buffer per matrix, in the weights' dtype.
       std::vector<std::unique_ptr<DeviceBuffer<float>>> f32s;
       std::vector<std::unique_ptr<DeviceBuffer<uint16_t>>> b16s;
       auto upload = [&](const std::vector<float>& v) -> const void* {
-        if (bf16) return b16s.emplace_back(std::make_unique<DeviceBuffer<uint16_t>>(ToBf16(v)))->get();
+        if (bf16)
+          return b16s.emplace_back(std::make_unique<DeviceBuffer<uint16_t>>(ToBf16(v)))->get();
         return f32s.emplace_back(std::make_unique<DeviceBuffer<float>>(v))->get();
       };
       kernels::MoeWeights w;

@@ -14,7 +14,9 @@ using namespace folio::gputest;
 
 namespace {
 
-std::string Fixture(const char* model) { return std::string(FOLIO_FIXTURES_DIR) + "/" + model; }
+std::string Fixture(const char* model) {
+  return std::string(FOLIO_FIXTURES_DIR) + "/" + model;
+}
 
 struct Golden {
   std::unique_ptr<SafetensorsFile> file;
@@ -60,7 +62,9 @@ std::vector<float> AllLogits(Backend& backend, const std::vector<int64_t>& ids, 
   return all;
 }
 
-int64_t Argmax(std::span<const float> v) { return std::max_element(v.begin(), v.end()) - v.begin(); }
+int64_t Argmax(std::span<const float> v) {
+  return std::max_element(v.begin(), v.end()) - v.begin();
+}
 
 }  // namespace
 
@@ -72,7 +76,8 @@ class TestGpuModel : public QObject {
       const Golden g = LoadGolden(model);
       auto backend = OpenCuda(model, false);
       const std::vector<float> got = AllLogits(*backend, g.Ids("input_ids"), 64);
-      FOLIO_EXPECT_CLOSE(qPrintable(QString("bf16 logits of ") + model), got, g.Floats("logits"), 3e-2);
+      FOLIO_EXPECT_CLOSE(qPrintable(QString("bf16 logits of ") + model), got, g.Floats("logits"),
+                         3e-2);
     }
   }
 
@@ -83,10 +88,12 @@ class TestGpuModel : public QObject {
     // K-1, K = L after the final norm (observer L); the last layer's raw output has no twin.
     const int64_t L = backend->config().num_hidden_layers;
     std::map<int64_t, std::vector<float>> hidden;
-    QVERIFY(backend->SetHiddenObserver([&](int64_t layer, const float* x, int64_t T, int64_t H) {
-      if (layer == L - 1) return;
-      hidden[layer == L ? L : layer + 1].assign(x, x + T * H);
-    }).ok());
+    QVERIFY(backend
+                ->SetHiddenObserver([&](int64_t layer, const float* x, int64_t T, int64_t H) {
+                  if (layer == L - 1) return;
+                  hidden[layer == L ? L : layer + 1].assign(x, x + T * H);
+                })
+                .ok());
     const std::vector<float> got = AllLogits(*backend, g.Ids("input_ids"), 64);
     FOLIO_EXPECT_CLOSE("f32 logits", got, g.Floats("logits"), 1e-3);
     for (const auto& [k, v] : hidden) {
@@ -125,7 +132,8 @@ class TestGpuModel : public QObject {
     const int64_t V = backend->config().vocab_size;
     for (size_t i = 0; i < toks.size(); ++i) {
       const std::vector<float> got(session->last_logits().begin(), session->last_logits().end());
-      const std::vector<float> ref(want.begin() + static_cast<int64_t>(i) * V, want.begin() + static_cast<int64_t>(i + 1) * V);
+      const std::vector<float> ref(want.begin() + static_cast<int64_t>(i) * V,
+                                   want.begin() + static_cast<int64_t>(i + 1) * V);
       FOLIO_EXPECT_CLOSE(qPrintable(QString("decode step %1").arg(i)), got, ref, 3e-2);
       QVERIFY(session->Step(toks[i]).ok());
     }
@@ -139,8 +147,8 @@ class TestGpuModel : public QObject {
       const std::vector<float> whole = AllLogits(*backend, ids, 64);
       const double tol = f32 ? 1e-4 : 2e-2;
       for (int64_t chunk : {7, 1}) {
-        FOLIO_EXPECT_CLOSE(qPrintable(QString("chunk %1 f32=%2").arg(chunk).arg(f32)), AllLogits(*backend, ids, chunk),
-                           whole, tol);
+        FOLIO_EXPECT_CLOSE(qPrintable(QString("chunk %1 f32=%2").arg(chunk).arg(f32)),
+                           AllLogits(*backend, ids, chunk), whole, tol);
       }
     }
   }

@@ -40,7 +40,8 @@ ScanInputs MakeScanInputs(const ScanCase& c, uint32_t seed) {
 }
 
 // Reference: y and the final h.
-void RefScan(const ScanCase& c, const ScanInputs& in, std::vector<float>* y, std::vector<float>* h) {
+void RefScan(const ScanCase& c, const ScanInputs& in, std::vector<float>* y,
+             std::vector<float>* h) {
   *h = in.h0;
   y->assign(c.T * c.d_inner, 0.0f);
   folio::SelectiveScanParams p;
@@ -60,7 +61,8 @@ void RefScan(const ScanCase& c, const ScanInputs& in, std::vector<float>* y, std
 }
 
 // Copies [T, cols] into a [T, stride] buffer at column `offset` (to exercise strides).
-std::vector<float> Widen(const std::vector<float>& v, int64_t T, int64_t cols, int64_t stride, int64_t offset) {
+std::vector<float> Widen(const std::vector<float>& v, int64_t T, int64_t cols, int64_t stride,
+                         int64_t offset) {
   std::vector<float> out(static_cast<size_t>(T * stride), NAN);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < cols; ++i) out[t * stride + offset + i] = v[t * cols + i];
@@ -68,14 +70,15 @@ std::vector<float> Widen(const std::vector<float>& v, int64_t T, int64_t cols, i
 }
 
 const ScanCase kScanCases[] = {
-    {1, 5, 8, true},     {63, 37, 16, true},  {64, 64, 16, false}, {200, 130, 16, true},
-    {70, 33, 64, true},  {17, 40, 3, false},  {129, 257, 32, true}, {1, 1, 1, true},
+    {1, 5, 8, true},    {63, 37, 16, true}, {64, 64, 16, false},  {200, 130, 16, true},
+    {70, 33, 64, true}, {17, 40, 3, false}, {129, 257, 32, true}, {1, 1, 1, true},
 };
 
 struct ConvCase {
   int64_t T, channels, kernel;
 };
-const ConvCase kConvCases[] = {{1, 7, 4}, {2, 16, 4}, {5, 33, 4}, {130, 200, 4}, {64, 128, 1}, {9, 10, 8}, {65, 3, 2}};
+const ConvCase kConvCases[] = {{1, 7, 4},    {2, 16, 4}, {5, 33, 4}, {130, 200, 4},
+                               {64, 128, 1}, {9, 10, 8}, {65, 3, 2}};
 
 }  // namespace
 
@@ -89,8 +92,8 @@ class TestGpuSsm : public QObject {
         const ScanInputs in = MakeScanInputs(c, seed += 10);
         std::vector<float> want_y, want_h;
         RefScan(c, in, &want_y, &want_h);
-        DeviceBuffer<float> x(in.x), dt(fused ? in.dt_raw : in.dt), bias(in.bias), B(in.B), C(in.C), z(in.z),
-            A(in.A), D(in.D), h(in.h0), y(c.T * c.d_inner);
+        DeviceBuffer<float> x(in.x), dt(fused ? in.dt_raw : in.dt), bias(in.bias), B(in.B), C(in.C),
+            z(in.z), A(in.A), D(in.D), h(in.h0), y(c.T * c.d_inner);
         kernels::SelectiveScanParams p;
         p.T = c.T;
         p.d_inner = c.d_inner;
@@ -108,7 +111,11 @@ class TestGpuSsm : public QObject {
         p.y = y.get();
         kernels::SetContiguousStrides(&p);
         FOLIO_EXPECT_OK(kernels::SelectiveScan(p, nullptr));
-        const QString what = QString("T=%1 d_inner=%2 d_state=%3 fused=%4").arg(c.T).arg(c.d_inner).arg(c.d_state).arg(fused);
+        const QString what = QString("T=%1 d_inner=%2 d_state=%3 fused=%4")
+                                 .arg(c.T)
+                                 .arg(c.d_inner)
+                                 .arg(c.d_state)
+                                 .arg(fused);
         FOLIO_EXPECT_CLOSE(qPrintable("y " + what), y.Download(), want_y, 2e-4);
         FOLIO_EXPECT_CLOSE(qPrintable("h " + what), h.Download(), want_h, 2e-4);
       }
@@ -131,7 +138,8 @@ class TestGpuSsm : public QObject {
     const std::vector<float> cw = Widen(in.C, c.T, c.d_state, xp, dt_rank + c.d_state);
     for (size_t i = 0; i < bc.size(); ++i)
       if (std::isnan(bc[i])) bc[i] = cw[i];
-    DeviceBuffer<float> dxz(xz), dbc(bc), dt(in.dt), A(in.A), D(in.D), h(in.h0), y(c.T * 3 * c.d_inner);
+    DeviceBuffer<float> dxz(xz), dbc(bc), dt(in.dt), A(in.A), D(in.D), h(in.h0),
+        y(c.T * 3 * c.d_inner);
     kernels::SelectiveScanParams p;
     p.T = c.T;
     p.d_inner = c.d_inner;
@@ -162,13 +170,14 @@ class TestGpuSsm : public QObject {
   void stateUpdateStepByStepMatchesScan() {
     // The decode kernel run T times must equal the reference over all T tokens
     // (d_state 8, 16, 32 on the shuffle kernel; 64 on the scan fallback).
-    for (const ScanCase& c : {ScanCase{9, 37, 8, true}, ScanCase{5, 64, 16, true}, ScanCase{4, 33, 32, false},
-                              ScanCase{3, 20, 64, true}, ScanCase{6, 50, 5, true}}) {
+    for (const ScanCase& c :
+         {ScanCase{9, 37, 8, true}, ScanCase{5, 64, 16, true}, ScanCase{4, 33, 32, false},
+          ScanCase{3, 20, 64, true}, ScanCase{6, 50, 5, true}}) {
       const ScanInputs in = MakeScanInputs(c, 900 + static_cast<uint32_t>(c.d_state));
       std::vector<float> want_y, want_h;
       RefScan(c, in, &want_y, &want_h);
-      DeviceBuffer<float> x(in.x), dt(in.dt_raw), bias(in.bias), B(in.B), C(in.C), z(in.z), A(in.A), D(in.D),
-          h(in.h0), y(c.T * c.d_inner);
+      DeviceBuffer<float> x(in.x), dt(in.dt_raw), bias(in.bias), B(in.B), C(in.C), z(in.z), A(in.A),
+          D(in.D), h(in.h0), y(c.T * c.d_inner);
       for (int64_t t = 0; t < c.T; ++t) {
         kernels::SelectiveScanParams p;
         p.T = 1;
@@ -209,8 +218,10 @@ class TestGpuSsm : public QObject {
     for (const ConvCase& c : kConvCases) {
       for (bool silu : {false, true}) {
         const int64_t km1 = c.kernel - 1;
-        const std::vector<float> x = Normal(c.T * c.channels, ++seed), w = Normal(c.channels * c.kernel, ++seed),
-                                 b = Normal(c.channels, ++seed), s0 = Normal(c.channels * km1, ++seed);
+        const std::vector<float> x = Normal(c.T * c.channels, ++seed),
+                                 w = Normal(c.channels * c.kernel, ++seed),
+                                 b = Normal(c.channels, ++seed),
+                                 s0 = Normal(c.channels * km1, ++seed);
         std::vector<float> want(c.T * c.channels), want_state = s0;
         folio::CausalConv1dParams rp;
         rp.T = c.T;
@@ -240,9 +251,11 @@ class TestGpuSsm : public QObject {
         p.out_stride = c.channels;
         p.silu = silu;
         FOLIO_EXPECT_OK(kernels::CausalConv1d(p, nullptr));
-        const QString what = QString("T=%1 C=%2 K=%3 silu=%4").arg(c.T).arg(c.channels).arg(c.kernel).arg(silu);
+        const QString what =
+            QString("T=%1 C=%2 K=%3 silu=%4").arg(c.T).arg(c.channels).arg(c.kernel).arg(silu);
         FOLIO_EXPECT_CLOSE(qPrintable("conv out " + what), out.Download(), want, 1e-5);
-        if (km1) FOLIO_EXPECT_CLOSE(qPrintable("conv state " + what), ds.Download(), want_state, 0.0);
+        if (km1)
+          FOLIO_EXPECT_CLOSE(qPrintable("conv state " + what), ds.Download(), want_state, 0.0);
       }
     }
   }
@@ -250,8 +263,9 @@ class TestGpuSsm : public QObject {
   void convStepMatchesPrefill() {
     for (const ConvCase& c : {ConvCase{7, 37, 4}, ConvCase{3, 5, 8}, ConvCase{4, 9, 1}}) {
       const int64_t km1 = c.kernel - 1;
-      const std::vector<float> x = Normal(c.T * c.channels, 41), w = Normal(c.channels * c.kernel, 42),
-                               b = Normal(c.channels, 43), s0 = Normal(c.channels * km1, 44);
+      const std::vector<float> x = Normal(c.T * c.channels, 41),
+                               w = Normal(c.channels * c.kernel, 42), b = Normal(c.channels, 43),
+                               s0 = Normal(c.channels * km1, 44);
       std::vector<float> want(c.T * c.channels), want_state = s0;
       folio::CausalConv1dParams rp;
       rp.T = c.T;
