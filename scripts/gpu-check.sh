@@ -72,7 +72,7 @@ step "configure" configure.log 120 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD
   -DFOLIO_CUDA=ON -DFOLIO_BUILD_UI=OFF -DCMAKE_CUDA_COMPILER="$NVCC" \
   -DCMAKE_CUDA_ARCHITECTURES="$ARCH" || exit 1
 step "build (GPU suites, folio-cli)" build.log 330 cmake --build "$BUILD" -j "$JOBS" --target \
-  test_gpu_ssm test_gpu_attention test_gpu_dense test_gpu_model folio-cli || exit 1
+  test_gpu_ssm test_gpu_attention test_gpu_dense test_gpu_model test_cuda_loader folio-cli || exit 1
 
 step "ctest -L gpu" ctest.log 240 ctest --test-dir "$BUILD" -L gpu --output-on-failure
 grep -E "tests passed|tests failed|Skipped|Failed|\*\*\*" "$OUT/ctest.log" | sed 's/^/      /' | tee -a "$OUT/summary.txt"
