@@ -114,7 +114,6 @@ class CudaBackendImpl {
     void* attn;
     size_t attn_bytes;
   } work{};
-  struct WorkOffsets;
 
   int64_t CacheBytes(int64_t context) const;
   size_t PlanWorkspace(bool bind);

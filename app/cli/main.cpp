@@ -20,16 +20,16 @@ const Command kCommands[] = {
     {"version", "folio-cli version", "print the version", RunVersion},
     {"info", "folio-cli info --model DIR",
      "check a checkpoint; print its layer plan, parameter count and memory needs", RunInfo},
-    {"logits", "folio-cli logits --model DIR --tokens 5,17,301 --out FILE.npy [--device cpu]",
+    {"logits", "folio-cli logits --model DIR --tokens 5,17,301 --out FILE.npy [--device cpu|cuda|auto]",
      "write float32 [T, vocab] logits of every position as .npy", RunLogits},
     {"generate",
      "folio-cli generate --model DIR --tokens 5,17,301 --max-new N [--greedy | --temperature X "
-     "--top-p P --top-k K --seed S] [--repetition-penalty R] [--stop-at-eos] [--device cpu] "
+     "--top-p P --top-k K --seed S] [--repetition-penalty R] [--stop-at-eos] [--device cpu|cuda|auto] "
      "[--threads N]",
      "continue token ids; prints the new ids on one line", RunGenerate},
     {"generate --prompt",
      "folio-cli generate --model DIR --prompt \"text\" [--chat [--system S]] [--max-new N] "
-     "[--greedy | --temperature X --top-p P --top-k K --seed S] [--stats] [--device cpu]",
+     "[--greedy | --temperature X --top-p P --top-k K --seed S] [--stats] [--device cpu|cuda|auto]",
      "continue text (or answer it as a chat turn with --chat), streamed to stdout", RunGenerate},
     {"tokenize", "folio-cli tokenize --model DIR \"text\" [--bos] [--plain] [--pieces]",
      "print the token ids of a text (--pieces: the pieces)", RunTokenize},
