@@ -6,6 +6,7 @@
 #include <QTimer>
 #include <cstdio>
 
+#include "ui/app_settings.h"
 #include "ui/chat_panel.h"
 #include "ui/library_model.h"
 #include "ui/library_panel.h"
@@ -85,16 +86,36 @@ void ScreenshotTour::buildSteps() {
                     },
                     [w] { return !w->chat()->answering() && !w->chat()->turns().isEmpty(); },
                     [this, w] { grab(w, "05-chat"); }});
+  // With FOLIO_TOUR_MODEL (a model folder), the settings show it validated and the chat
+  // shows an answer written by it.
+  const QString model = qEnvironmentVariable("FOLIO_TOUR_MODEL");
   steps_.push_back({"06-settings",
-                    [this, w] {
+                    [this, w, model] {
                       dialog_ = new SettingsDialog(w->settings(), w);
                       dialog_->show();
+                      if (!model.isEmpty()) dialog_->setModelDir(model);
                     },
                     [this] { return dialog_ && !dialog_->validating(); },
                     [this] {
                       grab(dialog_, "06-settings");
                       dialog_->close();
                     }});
+  if (model.isEmpty()) return;
+  steps_.push_back({"07-model-chat",
+                    [w, model] {
+                      AppSettings s = w->settings();
+                      s.modelDir = model;
+                      s.maxNewTokens = 60;
+                      w->applySettings(s);
+                    },
+                    [w] { return !w->modelLoading(); }, [] {}});
+  steps_.push_back({"07-model-chat",
+                    [w] {
+                      w->chat()->newConversation();
+                      w->chat()->ask("What did the Longitude Act of 1714 offer?");
+                    },
+                    [w] { return !w->chat()->answering() && !w->chat()->turns().isEmpty(); },
+                    [this, w] { grab(w, "07-model-chat"); }});
 }
 
 void ScreenshotTour::tick() {
