@@ -192,7 +192,11 @@ void ReaderView::relayout() {
   for (int i = 0; i < canvas_->pageCount(); ++i) {
     widest = std::max(widest, canvas_->pageRect(i).width() / canvas_->scale());
   }
-  const int avail = scroll_->viewport()->width() - 2 * kPageGap;
+  // Leave room for the vertical scroll bar even before it shows (pages always overflow),
+  // so fitting never brings up a horizontal one.
+  QScrollBar* bar = scroll_->verticalScrollBar();
+  const int avail = scroll_->viewport()->width() - 2 * kPageGap -
+                    (bar->isVisible() ? 0 : bar->sizeHint().width());
   const double fit = widest > 0 ? avail / widest : 1.0;
   canvas_->setScale(std::clamp(fit * zoom_, kMinScale, kMaxScale));
   requestVisiblePages();

@@ -54,10 +54,13 @@ void ScreenshotTour::buildSteps() {
                              w->libraryModel()->importingCount() == 0;
                     },
                     [this, w] { grab(w, "02-library"); }});
+  // FOLIO_TOUR_QUERY: what the search panel is shown searching for (the reader opens its
+  // first result).
+  const QString query = qEnvironmentVariable("FOLIO_TOUR_QUERY", "longitude clock");
   steps_.push_back({"03-search",
-                    [w] {
+                    [w, query] {
                       w->showSearch();
-                      w->searchPanel()->setQuery("longitude clock");
+                      w->searchPanel()->setQuery(query);
                     },
                     [w] {
                       return w->searchPanel()->lastShownGeneration() > 0 &&
