@@ -62,6 +62,11 @@ Result<std::unique_ptr<Assistant>> Assistant::Create(docstore::Library& library,
   std::unique_ptr<Assistant> a(new Assistant(library, model, std::move(options)));
   a->cache_ = std::make_unique<StateCache>(&library, a->options_.cache);
   if (model) {
+    FOLIO_ASSIGN_OR_RETURN(a->embedder_, Embedder::Create(*model->backend, *model->tokenizer,
+                                                          model->model_key));
+  }
+  a->search_ = std::make_unique<HybridSearch>(library, a->embedder_.get());
+  if (model) {
     const int64_t model_max = model->backend->config().max_position_embeddings;
     if (a->options_.context_tokens <= 0 || a->options_.context_tokens > model_max) {
       a->options_.context_tokens = model_max;
@@ -114,10 +119,10 @@ Result<std::vector<SourceDocument>> Assistant::LoadDocuments(const std::vector<i
 
 Result<std::vector<CandidatePassage>> Assistant::Candidates(const std::string& question,
                                                             const std::vector<int64_t>& doc_ids) {
-  docstore::SearchOptions so;
+  HybridOptions so;
   so.limit = options_.retrieval_candidates;
   so.doc_ids = doc_ids;
-  FOLIO_ASSIGN_OR_RETURN(auto hits, docstore::Search(library_, question, so));
+  FOLIO_ASSIGN_OR_RETURN(auto hits, search_->Search(question, so));
   std::map<int64_t, std::vector<docstore::StoredChunk>> chunks;
   std::vector<CandidatePassage> out;
   for (const auto& h : hits) {
@@ -236,10 +241,10 @@ Result<Answer> Assistant::Extractive(const std::string& question,
                                      const std::vector<int64_t>& doc_ids) {
   Answer a;
   a.mode = AnswerMode::kExtractive;
-  docstore::SearchOptions so;
+  HybridOptions so;
   so.limit = options_.extractive_quotes;
   so.doc_ids = doc_ids;
-  FOLIO_ASSIGN_OR_RETURN(auto hits, docstore::Search(library_, question, so));
+  FOLIO_ASSIGN_OR_RETURN(auto hits, search_->Search(question, so));
   if (hits.empty()) {
     a.text =
         "No passage in the documents matches these words (no model is loaded, so this "

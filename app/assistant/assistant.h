@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "app/assistant/citations.h"
+#include "app/assistant/embeddings.h"
+#include "app/assistant/hybrid_search.h"
 #include "app/assistant/prompt.h"
 #include "app/assistant/state_cache.h"
 #include "docstore/store.h"
@@ -145,6 +147,11 @@ class Assistant {
   std::unique_ptr<Session> session_;
   std::vector<int64_t> turn_end_ids_;  // what closes an assistant turn (<|eom|>)
   std::map<int64_t, std::unique_ptr<ChatState>> chats_;
+  // Passage retrieval (extractive quotes, retrieval-mode candidates): BM25 fused with the
+  // model's chunk embeddings once `folio-cli embed` (or the UI's job) has stored them; BM25
+  // alone without a model or before any chunk is embedded.
+  std::unique_ptr<Embedder> embedder_;
+  std::unique_ptr<HybridSearch> search_;
 };
 
 }  // namespace folio::assistant

@@ -42,4 +42,9 @@ int RunInfo(int argc, char** argv, int first);
 int RunAsk(int argc, char** argv, int first);
 int RunDocChat(int argc, char** argv, int first);
 
+// cmd_embed.cpp: chunk embeddings and hybrid (BM25 + dense) search.
+int RunEmbed(int argc, char** argv, int first);
+int RunSemanticSearch(int argc, char** argv, int first);
+int RunEmbedEval(int argc, char** argv, int first);
+
 }  // namespace folio::cli

@@ -56,6 +56,16 @@ const Command kCommands[] = {
      "answer from the documents with page citations (quotes only without --model)", RunAsk},
     {"library-reset", "folio-cli library-reset [--library PATH]",
      "move a damaged library aside (kept as .damaged-TIME) and start a new one", RunLibraryReset},
+    {"embed", "folio-cli embed --model DIR [--layer N] [--library PATH]",
+     "compute chunk embeddings for semantic search (resumable; Ctrl-C stops)", RunEmbed},
+    {"semantic-search",
+     "folio-cli semantic-search \"QUERY\" [--model DIR] [--limit N] [--docs ID,...] [--json] "
+     "[--library PATH]",
+     "find passages by words and meaning (BM25 + embeddings, RRF); words only without a model",
+     RunSemanticSearch},
+    {"embed-eval", "folio-cli embed-eval --model DIR [--data FILE]",
+     "dense recall@1/@3 and MRR of every layer on a labelled set (picks the embedding layer)",
+     RunEmbedEval},
 };
 
 void PrintUsage(FILE* out) {
