@@ -38,9 +38,9 @@ Result<std::unique_ptr<Embedder>> Embedder::Create(Backend& backend, const Token
   const int64_t L = cfg.num_hidden_layers;
   int layer = options.layer == kAutoLayer ? DefaultEmbeddingLayer(L) : options.layer;
   if (layer < -1 || layer > L) {
-    return InvalidArgument("embedding layer " + std::to_string(layer) +
-                           " is outside [-1, " + std::to_string(L) +
-                           "] (-1 = token embeddings, " + std::to_string(L) + " = final norm)");
+    return InvalidArgument("embedding layer " + std::to_string(layer) + " is outside [-1, " +
+                           std::to_string(L) + "] (-1 = token embeddings, " + std::to_string(L) +
+                           " = final norm)");
   }
   if (options.prefill_chunk < 1) return InvalidArgument("prefill_chunk must be at least 1");
   if (options.max_tokens < 1) return InvalidArgument("max_tokens must be at least 1");

@@ -64,7 +64,8 @@ class Embedder {
   int64_t dim() const { return dim_; }
 
  private:
-  Embedder(Backend& backend, const Tokenizer& tokenizer) : backend_(backend), tokenizer_(tokenizer) {}
+  Embedder(Backend& backend, const Tokenizer& tokenizer)
+      : backend_(backend), tokenizer_(tokenizer) {}
   Backend& backend_;
   const Tokenizer& tokenizer_;
   EmbedderOptions options_;

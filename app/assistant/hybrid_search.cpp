@@ -60,9 +60,9 @@ HybridSearch::HybridSearch(docstore::Library& library, Embedder* embedder)
     : library_(library), embedder_(embedder) {}
 
 Result<std::pair<int64_t, int64_t>> HybridSearch::Signature(const std::string& key) {
-  FOLIO_ASSIGN_OR_RETURN(auto st, library_.database().Prepare(
-                                      "SELECT COUNT(*), COALESCE(MAX(chunk_id), 0) FROM "
-                                      "chunk_embeddings WHERE model_key = ?1"));
+  FOLIO_ASSIGN_OR_RETURN(
+      auto st, library_.database().Prepare("SELECT COUNT(*), COALESCE(MAX(chunk_id), 0) FROM "
+                                           "chunk_embeddings WHERE model_key = ?1"));
   st.Bind(1, key);
   FOLIO_ASSIGN_OR_RETURN(bool row, st.Step());
   std::pair<int64_t, int64_t> sig{0, 0};
@@ -136,7 +136,7 @@ Result<std::vector<std::pair<int64_t, double>>> HybridSearch::DenseRank(
 }
 
 Result<std::vector<HybridHit>> HybridSearch::Search(const std::string& query,
-                                                   const HybridOptions& options) {
+                                                    const HybridOptions& options) {
   if (options.limit < 1) return InvalidArgument("search limit must be at least 1");
   if (options.rrf_k < 1) return InvalidArgument("the RRF constant k must be at least 1");
   const int depth = std::max(options.candidates, options.limit);

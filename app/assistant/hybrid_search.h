@@ -25,8 +25,8 @@ struct HybridOptions {
   int limit = 20;                // results at most
   std::vector<int64_t> doc_ids;  // only these documents; empty = all
   int snippet_bytes = 240;
-  int rrf_k = 60;          // the RRF constant (Cormack et al. 2009)
-  int candidates = 50;     // each ranking's depth before fusion (at least `limit`)
+  int rrf_k = 60;       // the RRF constant (Cormack et al. 2009)
+  int candidates = 50;  // each ranking's depth before fusion (at least `limit`)
 };
 
 struct HybridHit {

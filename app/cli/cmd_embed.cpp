@@ -42,9 +42,9 @@ Result<Loaded> OpenEmbedder(const std::string& dir, int64_t threads, int64_t lay
   FOLIO_ASSIGN_OR_RETURN(l.model, assistant::LoadedModel::Open(dir, static_cast<int>(threads)));
   assistant::EmbedderOptions eo;
   if (layer != -1000) eo.layer = static_cast<int>(layer);
-  FOLIO_ASSIGN_OR_RETURN(l.embedder, assistant::Embedder::Create(*l.model->backend,
-                                                                 *l.model->tokenizer,
-                                                                 l.model->model_key, eo));
+  FOLIO_ASSIGN_OR_RETURN(
+      l.embedder,
+      assistant::Embedder::Create(*l.model->backend, *l.model->tokenizer, l.model->model_key, eo));
   return l;
 }
 
@@ -67,12 +67,11 @@ int RunEmbed(int argc, char** argv, int first) {
   std::signal(SIGINT, OnEmbedInterrupt);
   std::fprintf(stderr, "embedding with layer %d (key %s)\n", loaded->embedder->layer(),
                loaded->embedder->model_key().c_str());
-  auto r = assistant::RunEmbeddingJob(path, *loaded->embedder, &g_cancel,
-                                      [](int64_t done, int64_t total) {
-                                        std::fprintf(stderr, "\rembedded %lld / %lld chunks",
-                                                     static_cast<long long>(done),
-                                                     static_cast<long long>(total));
-                                      });
+  auto r = assistant::RunEmbeddingJob(
+      path, *loaded->embedder, &g_cancel, [](int64_t done, int64_t total) {
+        std::fprintf(stderr, "\rembedded %lld / %lld chunks", static_cast<long long>(done),
+                     static_cast<long long>(total));
+      });
   std::signal(SIGINT, SIG_DFL);
   std::fprintf(stderr, "\n");
   if (!r.ok()) return Fail(r.status().message());
@@ -114,8 +113,10 @@ int RunSemanticSearch(int argc, char** argv, int first) {
   auto dense = hs.HasEmbeddings();
   if (!dense.ok()) return Fail(dense.status().message());
   if (!model.empty() && !*dense) {
-    std::fprintf(stderr, "no embeddings for this model yet (run folio-cli embed --model %s): "
-                         "words only\n", model.c_str());
+    std::fprintf(stderr,
+                 "no embeddings for this model yet (run folio-cli embed --model %s): "
+                 "words only\n",
+                 model.c_str());
   }
   auto hits = hs.Search(query, opt);
   if (!hits.ok()) return Fail(hits.status().message());
@@ -134,8 +135,8 @@ int RunSemanticSearch(int argc, char** argv, int first) {
                               .c_str());
     } else {
       std::printf("%s, p. %d  (doc %lld, score %.4f; words #%d, meaning #%d)\n    %s\n",
-                  h.title.c_str(), h.page, static_cast<long long>(h.doc_id), h.score,
-                  h.bm25_rank, h.dense_rank, h.snippet.c_str());
+                  h.title.c_str(), h.page, static_cast<long long>(h.doc_id), h.score, h.bm25_rank,
+                  h.dense_rank, h.snippet.c_str());
     }
   }
   if (!as_json && hits->empty()) std::printf("no passage matches '%s'\n", query.c_str());
@@ -183,7 +184,8 @@ int RunEmbedEval(int argc, char** argv, int first) {
   for (const auto& t : texts) {
     auto v = e.EmbedLayers(t, -1, L);
     if (!v.ok()) return Fail(v.status().message());
-    for (int l = 0; l < layers; ++l) vecs[static_cast<size_t>(l)].push_back((*v)[static_cast<size_t>(l)]);
+    for (int l = 0; l < layers; ++l)
+      vecs[static_cast<size_t>(l)].push_back((*v)[static_cast<size_t>(l)]);
   }
   const double nq = static_cast<double>(want.size());
   std::printf("%zu passages, %zu queries, model %s\n", np, want.size(), model.c_str());

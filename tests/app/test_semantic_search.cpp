@@ -158,12 +158,13 @@ class TestSemanticSearch : public QObject {
     EmbeddingJobOptions jo;
     jo.batch = 2;
     // Cancel as soon as the first batch is stored: the job stops before the next chunk.
-    auto first = RunEmbeddingJob(path, *embedder_, &cancel,
-                                 [&](int64_t done, int64_t total) {
-                                   seen.emplace_back(done, total);
-                                   if (done >= 2) cancel.store(true);
-                                 },
-                                 jo);
+    auto first = RunEmbeddingJob(
+        path, *embedder_, &cancel,
+        [&](int64_t done, int64_t total) {
+          seen.emplace_back(done, total);
+          if (done >= 2) cancel.store(true);
+        },
+        jo);
     QVERIFY2(first.ok(), first.status().message().c_str());
     QVERIFY(first->cancelled);
     QCOMPARE(first->total, int64_t{5});
@@ -179,8 +180,8 @@ class TestSemanticSearch : public QObject {
 
     cancel.store(false);
     seen.clear();
-    auto second = RunEmbeddingJob(path, *embedder_, &cancel,
-                                  [&](int64_t d, int64_t t) { seen.emplace_back(d, t); }, jo);
+    auto second = RunEmbeddingJob(
+        path, *embedder_, &cancel, [&](int64_t d, int64_t t) { seen.emplace_back(d, t); }, jo);
     QVERIFY(second.ok());
     QVERIFY(!second->cancelled);
     QCOMPARE(second->existing, int64_t{2});
