@@ -108,6 +108,7 @@ Result<SpModelSummary> InspectSpModel(const std::string& bytes, const std::strin
       for (const Field& g : n) {
         if (g.number == 3 && g.wire == 0) s.add_dummy_prefix = g.varint != 0;
         if (g.number == 4 && g.wire == 0) s.remove_extra_whitespaces = g.varint != 0;
+        if (g.number == 2 && g.wire == 2 && !g.bytes.empty()) s.identity_normalizer = false;
       }
     }
   }

@@ -16,6 +16,7 @@ struct SpModelSummary {
   int64_t pieces = 0;
   bool add_dummy_prefix = true;
   bool remove_extra_whitespaces = true;
+  bool identity_normalizer = true;  // no precompiled_charsmap: text is not rewritten
 };
 
 // Walks the whole message: every field well-formed and inside the buffer, at least one

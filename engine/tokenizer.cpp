@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "engine/sp_model_proto.h"
 
@@ -75,6 +76,21 @@ int Utf8Front(std::string_view s) {
   return need;
 }
 
+// True when every piece keeps its "▁" in one leading run ("▁the", "▁▁▁", never "a▁b"):
+// then no piece spans "x▁" with x not a space, and text cut just before such a space
+// encodes to the same ids piece by piece as whole (sentencepiece's BPE is slow on long
+// lines: about 60 KB/s on one 400 KB line).
+bool WordStartsOnlyLead(const sentencepiece::SentencePieceProcessor& sp) {
+  for (int id = 0; id < sp.GetPieceSize(); ++id) {
+    if (sp.IsByte(id) || sp.IsControl(id) || sp.IsUnknown(id)) continue;
+    std::string_view p = sp.IdToPiece(id);
+    if (p.find(' ') != std::string_view::npos) return false;
+    while (p.substr(0, kWordStart.size()) == kWordStart) p.remove_prefix(kWordStart.size());
+    if (p.find(kWordStart) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 size_t ValidUtf8PrefixLength(std::string_view s) {
@@ -137,14 +153,19 @@ Status Tokenizer::Init(const std::string& model_bytes, const std::string& tokeni
 
   sp_vocab_size_ = sp_->GetPieceSize();
   if (sp_vocab_size_ <= 0) return Corrupt(display_name + ": the model has no pieces");
+  word_split_safe_ =
+      summary.identity_normalizer && !summary.remove_extra_whitespaces && WordStartsOnlyLead(*sp_);
   vocab_size_ = sp_vocab_size_;
   bos_id_ = sp_->bos_id();
   eos_id_ = sp_->eos_id();
   pad_id_ = sp_->pad_id();
   if (bos_id_ >= 0) bos_token_ = sp_->IdToPiece(bos_id_);
   if (eos_id_ >= 0) eos_token_ = sp_->IdToPiece(eos_id_);
-  return ReadSpecialTokens(tokenizer_config_json, special_tokens_map_json, added_tokens_json,
-                           display_name);
+  FOLIO_RETURN_IF_ERROR(ReadSpecialTokens(tokenizer_config_json, special_tokens_map_json,
+                                          added_tokens_json, display_name));
+  pieces_.reserve(static_cast<size_t>(vocab_size_));
+  for (int64_t id = 0; id < vocab_size_; ++id) pieces_.push_back(PieceOf(id, false));
+  return Status::Ok();
 }
 
 void Tokenizer::AddToken(int64_t id, const std::string& content, bool special) {
@@ -257,14 +278,59 @@ bool Tokenizer::IsSpecial(int64_t id) const {
   return id >= 0 && id < sp_vocab_size_ && sp_->IsControl(id);
 }
 
+// Where text may be cut at or after `from` without changing the ids: before a space that
+// follows a non-space (see WordStartsOnlyLead); text.size() when there is none.
+size_t Tokenizer::SafeCut(std::string_view text, size_t from) const {
+  for (size_t i = std::max<size_t>(from, 1); i < text.size(); ++i)
+    if (text[i] == ' ' && text[i - 1] != ' ') return i;
+  return text.size();
+}
+
+Status Tokenizer::EncodeRun(std::string_view text, bool at_start, std::vector<int64_t>* out) const {
+  constexpr size_t kPiece = 256;  // bytes per sentencepiece call, at least
+  std::vector<int> ids;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t end = word_split_safe_ && text.size() - pos > 2 * kPiece
+                           ? SafeCut(text, pos + kPiece)
+                           : text.size();
+    const bool first = at_start && pos == 0;
+    const auto& sp = (first || !adds_dummy_prefix_) ? *sp_ : *sp_no_prefix_;
+    auto st = sp.Encode(text.substr(pos, end - pos), &ids);
+    if (!st.ok()) return Internal("sentencepiece could not encode the text: " + st.ToString());
+    out->insert(out->end(), ids.begin(), ids.end());
+    pos = end;
+  }
+  return Status::Ok();
+}
+
 Status Tokenizer::EncodeSegment(std::string_view text, bool at_start,
                                 std::vector<int64_t>* out) const {
-  if (text.empty()) return Status::Ok();
-  std::vector<int> ids;
-  const auto& sp = (at_start || !adds_dummy_prefix_) ? *sp_ : *sp_no_prefix_;
-  auto st = sp.Encode(text, &ids);
-  if (!st.ok()) return Internal("sentencepiece could not encode the text: " + st.ToString());
-  out->insert(out->end(), ids.begin(), ids.end());
+  // A long document is cut at safe points into one part per core, encoded in parallel
+  // (sentencepiece's Encode is const and thread-safe).
+  constexpr size_t kPerThread = 64 << 10;
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t parts = std::min(cores, text.size() / kPerThread);
+  if (!word_split_safe_ || parts < 2) return EncodeRun(text, at_start, out);
+  std::vector<size_t> cuts = {0};
+  for (size_t k = 1; k < parts; ++k) {
+    const size_t c = SafeCut(text, std::max(cuts.back() + 1, text.size() * k / parts));
+    if (c < text.size()) cuts.push_back(c);
+  }
+  cuts.push_back(text.size());
+  std::vector<std::vector<int64_t>> results(cuts.size() - 1);
+  std::vector<Status> status(cuts.size() - 1);
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k + 1 < cuts.size(); ++k)
+    threads.emplace_back([&, k] {
+      status[k] =
+          EncodeRun(text.substr(cuts[k], cuts[k + 1] - cuts[k]), at_start && k == 0, &results[k]);
+    });
+  for (auto& t : threads) t.join();
+  for (size_t k = 0; k < results.size(); ++k) {
+    FOLIO_RETURN_IF_ERROR(status[k]);
+    out->insert(out->end(), results[k].begin(), results[k].end());
+  }
   return Status::Ok();
 }
 
@@ -276,14 +342,20 @@ Result<std::vector<int64_t>> Tokenizer::Encode(std::string_view text, bool add_b
     FOLIO_RETURN_IF_ERROR(EncodeSegment(text, true, &out));
     return out;
   }
-  // Split on added-token strings, longest match first at each position.
+  // Split on added-token strings, longest match first at each position. Only bytes that
+  // start some added token are looked at closely (documents are long, tokens few).
+  bool starts[256] = {};
+  for (const auto& t : added_) starts[static_cast<uint8_t>(t.content[0])] = true;
   size_t seg_begin = 0, i = 0;
   while (i < text.size()) {
     const AddedToken* best = nullptr;
-    for (const auto& t : added_) {
-      if (t.content.size() > text.size() - i || (best && t.content.size() <= best->content.size()))
-        continue;
-      if (text.compare(i, t.content.size(), t.content) == 0) best = &t;
+    if (starts[static_cast<uint8_t>(text[i])]) {
+      for (const auto& t : added_) {
+        if (t.content.size() > text.size() - i ||
+            (best && t.content.size() <= best->content.size()))
+          continue;
+        if (text.compare(i, t.content.size(), t.content) == 0) best = &t;
+      }
     }
     if (!best) {
       ++i;
@@ -372,7 +444,8 @@ Result<std::string> IncrementalDetokenizer::Push(int64_t id) {
                            " is out of range (the vocabulary has " +
                            std::to_string(tok_->vocab_size()) + " ids)");
   }
-  Tokenizer::Piece p = tok_->PieceOf(id, at_start_);
+  const Tokenizer::Piece uncached = at_start_ ? tok_->PieceOf(id, true) : Tokenizer::Piece();
+  const Tokenizer::Piece& p = at_start_ ? uncached : tok_->CachedPiece(id);
   if (p.is_byte) {
     pending_ += static_cast<char>(p.byte);
     at_start_ = false;

@@ -81,6 +81,9 @@ class Tokenizer {
   // The piece text of an id ("▁Hello", "<0xE4>", "<|eom|>"); "" when out of range.
   std::string PieceText(int64_t id) const;
   bool IsSpecial(int64_t id) const;
+  // True when long text is encoded in parts (cut before spaces, in parallel): the model's
+  // pieces and normaliser make that give the same ids as one sentencepiece call.
+  bool encodes_in_parts() const { return word_split_safe_; }
 
   // Per-token decoding, used by Decode and IncrementalDetokenizer. Appends the bytes of
   // `id` to `pending_bytes` when it is a byte-fallback piece, else returns its surface
@@ -92,6 +95,8 @@ class Tokenizer {
     std::string surface;  // when !is_byte
   };
   Piece PieceOf(int64_t id, bool at_start) const;
+  // PieceOf(id, false), precomputed; `id` must be in range.
+  const Piece& CachedPiece(int64_t id) const { return pieces_[static_cast<size_t>(id)]; }
 
  private:
   Tokenizer();
@@ -104,19 +109,24 @@ class Tokenizer {
   void AddToken(int64_t id, const std::string& content, bool special);
   int64_t ResolveToken(const std::string& content) const;
   Status EncodeSegment(std::string_view text, bool at_start, std::vector<int64_t>* out) const;
+  Status EncodeRun(std::string_view text, bool at_start, std::vector<int64_t>* out) const;
+  size_t SafeCut(std::string_view text, size_t from) const;
 
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;            // as shipped
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_no_prefix_;  // add_dummy_prefix off
   bool adds_dummy_prefix_ = false;
+  // Long text may be encoded in pieces cut before a space (see EncodeSegment).
+  bool word_split_safe_ = false;
   bool strips_leading_space_ = false;
   int64_t sp_vocab_size_ = 0;
   int64_t vocab_size_ = 0;
   int64_t bos_id_ = -1, eos_id_ = -1, pad_id_ = -1;
   std::string bos_token_, eos_token_;
   std::string chat_template_;
-  std::vector<AddedToken> added_;  // in id order
+  std::vector<AddedToken> added_;  // in the order the files list them
   std::map<std::string, int64_t, std::less<>> added_by_text_;
   std::map<int64_t, size_t> added_by_id_;  // id -> index in added_
+  std::vector<Piece> pieces_;              // PieceOf(id, false) for every id
 };
 
 // Turns a stream of ids into text pieces that are always complete UTF-8: a character

@@ -107,6 +107,23 @@ class TestTokenizer : public QObject {
     QVERIFY(n >= 10);
   }
 
+  // Long documents are encoded in parts (cut before spaces, one part per core); the ids
+  // must be those of one sentencepiece call over the whole text.
+  void longTextInPartsEqualsOneSentencepieceCall() {
+    QVERIFY(tok_->encodes_in_parts());
+    std::string text;
+    while (text.size() < 150000) text += TinyModelCorpus() + "   three spaces  " + kText;
+    sentencepiece::SentencePieceProcessor sp;
+    QVERIFY(sp.Load((model_dir_ + "/tokenizer.model").toStdString()).ok());
+    std::vector<int> whole;
+    QVERIFY(sp.Encode(text, &whole).ok());
+    auto ours = tok_->Encode(text, false, Tokenizer::SpecialText::kPlain);
+    QVERIFY(ours.ok());
+    QCOMPARE(ours->size(), whole.size());
+    QVERIFY(std::equal(whole.begin(), whole.end(), ours->begin()));
+    QCOMPARE(tok_->Decode(*ours).value(), text);
+  }
+
   void decodeOfEncodeIsTheOriginalText() {
     auto ids = tok_->Encode(kText, false);
     QVERIFY(ids.ok());
