@@ -31,7 +31,11 @@ Module Load() {
   Module m;
   void* h = nullptr;
   const std::string dir = ExecutableDir();
-  if (!dir.empty()) h = dlopen((dir + "/../lib/" + kCudaModuleName).c_str(), RTLD_NOW | RTLD_LOCAL);
+  // Installed: <prefix>/lib/folio/ (the folio-cuda package); build tree: build/lib/.
+  for (const char* rel : {"/../lib/folio/", "/../lib/"}) {
+    if (h || dir.empty()) break;
+    h = dlopen((dir + rel + kCudaModuleName).c_str(), RTLD_NOW | RTLD_LOCAL);
+  }
   if (!h) h = dlopen(kCudaModuleName, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char* e = dlerror();
