@@ -43,11 +43,15 @@ Result<std::string> ReadSmallFile(const std::string& path, uint64_t cap) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return IoError(path + ": cannot open");
-  std::string text(static_cast<size_t>(cap) + 1, '\0');
+  // Sized by what stat() saw (already bounded by cap), plus one byte to notice a file that
+  // grew since; never by the cap itself, which would zero megabytes for a 1 KB config.
+  std::string text(static_cast<size_t>(st.st_size) + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad()) return IoError(path + ": read failed");
   text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > cap) return Corrupt(path + ": too large for this file");
+  if (text.size() > static_cast<uint64_t>(st.st_size)) {
+    return IoError(path + ": the file changed while it was being read");
+  }
   return text;
 }
 

@@ -4,6 +4,7 @@
 // bf16 in memory and OpenBLAS runs single-threaded inside our workers, never fighting
 // them); decode (T < kGemmMinTokens) is a matvec that reads the stored dtype directly.
 #include <cblas.h>
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -148,8 +149,14 @@ FOLIO_AVX2 float DotHalfAvx2(const float* x, const uint8_t* w, int64_t K) {
 }
 
 // FOLIO_CPU_NO_SIMD=1 forces the portable loops (tests run both paths on AVX2 machines).
+// F16C is read from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports has no
+// "f16c", and the sanitizer builds use clang.
+bool CpuHasF16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
+}
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                       __builtin_cpu_supports("f16c") && !std::getenv("FOLIO_CPU_NO_SIMD");
+                       CpuHasF16c() && !std::getenv("FOLIO_CPU_NO_SIMD");
 
 float DotRow(const float* x, int64_t K, const TensorView& W, int64_t row) {
   const size_t esize = DTypeSize(W.dtype);
