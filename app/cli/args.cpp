@@ -1,6 +1,7 @@
 #include "app/cli/args.h"
 
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 
 namespace folio::cli {
@@ -95,6 +96,18 @@ std::string Args::UnusedOptions() const {
     if (!o.used) out += (out.empty() ? "unknown option --" : ", --") + o.name;
   }
   return out;
+}
+
+int Fail(const std::string& message) {
+  std::string line;
+  for (char c : message) line += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  std::fprintf(stderr, "folio-cli: %s\n", line.c_str());
+  return kExitBadInput;
+}
+
+int Fail(const Status& status) {
+  Fail(status.message());
+  return status.code() == ErrorCode::kInternal ? kExitPartial : kExitBadInput;
 }
 
 bool ParseIdList(const std::string& s, std::vector<int64_t>* out) {

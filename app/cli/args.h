@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/status.h"
+
 namespace folio::cli {
 
 // Exit codes shared by every command.
@@ -45,6 +47,13 @@ class Args {
   std::vector<std::string> positionals_;
   std::string error_;
 };
+
+// Prints "folio-cli: MESSAGE" as one line on stderr (control characters shown as '?', so
+// a file name cannot break the one-line promise) and returns kExitBadInput.
+int Fail(const std::string& message);
+// The same for an error value: a bug (kInternal) exits kExitPartial, anything else
+// kExitBadInput.
+int Fail(const Status& status);
 
 // Parses "5,17,301" into ids; false on anything else.
 bool ParseIdList(const std::string& s, std::vector<int64_t>* out);

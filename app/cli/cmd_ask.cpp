@@ -21,11 +21,6 @@ extern "C" void OnInterrupt(int) {
   g_stop.store(true);
 }
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "folio-cli: %s\n", message.c_str());
-  return kExitBadInput;
-}
-
 struct AskArgs {
   std::vector<int64_t> docs;
   std::string model;

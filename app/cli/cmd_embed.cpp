@@ -26,11 +26,6 @@ extern "C" void OnEmbedInterrupt(int) {
   g_cancel.store(true);
 }
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "folio-cli: %s\n", message.c_str());
-  return kExitBadInput;
-}
-
 // --model DIR opened, with an embedder at --layer (default: DefaultEmbeddingLayer).
 struct Loaded {
   std::unique_ptr<assistant::LoadedModel> model;

@@ -20,16 +20,6 @@
 namespace folio::cli {
 namespace {
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "folio-cli: %s\n", message.c_str());
-  return kExitBadInput;
-}
-
-int Fail(const Status& st) {
-  std::fprintf(stderr, "folio-cli: %s\n", st.message().c_str());
-  return st.code() == ErrorCode::kInternal ? kExitPartial : kExitBadInput;
-}
-
 // Empty when the options parsed and none is unknown; else the message.
 std::string OptionsProblem(const Args& args) {
   if (!args.error().empty()) return args.error();

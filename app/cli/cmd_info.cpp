@@ -13,7 +13,7 @@ namespace folio::cli {
 namespace {
 
 // One line on stderr, whatever the message holds (a tensor name may contain newlines).
-int Fail(const std::string& message) {
+int FailInfo(const std::string& message) {
   std::string line;
   for (char c : message) line += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
   std::fprintf(stderr, "folio-cli info: %s\n", line.c_str());
@@ -130,14 +130,14 @@ void PrintSizes(const Checkpoint& ck) {
 int RunInfo(int argc, char** argv, int first) {
   Args args(argc, argv, first, {});
   const auto model = args.Get("model");
-  if (!args.error().empty()) return Fail(args.error());
-  if (const std::string unused = args.UnusedOptions(); !unused.empty()) return Fail(unused);
-  if (!model || model->empty()) return Fail("--model DIR is required (a checkpoint folder)");
+  if (!args.error().empty()) return FailInfo(args.error());
+  if (const std::string unused = args.UnusedOptions(); !unused.empty()) return FailInfo(unused);
+  if (!model || model->empty()) return FailInfo("--model DIR is required (a checkpoint folder)");
   if (!args.positionals().empty())
-    return Fail("unexpected argument '" + args.positionals()[0] + "'");
+    return FailInfo("unexpected argument '" + args.positionals()[0] + "'");
   auto ck = Checkpoint::Open(*model);
-  if (!ck.ok()) return Fail(ck.status().message());
-  if (Status s = (*ck)->CheckIntact(); !s.ok()) return Fail(s.message());
+  if (!ck.ok()) return FailInfo(ck.status().message());
+  if (Status s = (*ck)->CheckIntact(); !s.ok()) return FailInfo(s.message());
   std::printf("model             %s\n", model->c_str());
   PrintShapes((*ck)->config());
   PrintPlan((*ck)->config());

@@ -24,16 +24,6 @@
 namespace folio::cli {
 namespace {
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "folio-cli: %s\n", message.c_str());
-  return kExitBadInput;
-}
-
-int Fail(const Status& st) {
-  std::fprintf(stderr, "folio-cli: %s\n", st.message().c_str());
-  return st.code() == ErrorCode::kInternal ? kExitPartial : kExitBadInput;
-}
-
 std::string UnknownOptions(const Args& args) {
   return !args.error().empty() ? args.error() : args.UnusedOptions();
 }
