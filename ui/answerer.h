@@ -30,6 +30,8 @@ struct AnswerRequest {
 using PieceSink = std::function<void(const QString& piece)>;
 // Receives (tokens used, context maximum, mode) once the prompt is known.
 using ContextSink = std::function<void(qint64 used, qint64 max, const QString& mode)>;
+// Receives (chunks with a vector, chunks in all) while passages are embedded.
+using EmbedProgressSink = std::function<void(qint64 done, qint64 total)>;
 
 class Answerer {
  public:
@@ -38,6 +40,12 @@ class Answerer {
                             const PieceSink& piece, const ContextSink& context,
                             const std::atomic<bool>& cancel) = 0;
   virtual bool generative() const = 0;
+  // Stores the loaded model's vector for every chunk of the library at `libraryPath` that
+  // lacks one (issue 7), on the caller's thread, which must be the one that answers.
+  // Resumable: `cancel` stops it between chunks with the finished part stored, and
+  // *cancelled says so. Without a model it does nothing.
+  virtual Status EmbedChunks(const QString& libraryPath, const std::atomic<bool>& cancel,
+                             const EmbedProgressSink& progress, bool* cancelled) = 0;
 };
 
 // Without a model: the passages that best match the question, with document and page.

@@ -5,6 +5,7 @@
 #include <QFileInfo>
 
 #include "app/assistant/assistant.h"
+#include "app/assistant/embeddings.h"
 #include "app/assistant/state_cache.h"
 #include "docstore/store.h"
 #include "engine/chat_template.h"
@@ -53,6 +54,25 @@ class AssistantAnswerer : public Answerer {
 
   bool generative() const override { return model_ != nullptr; }
 
+  Status EmbedChunks(const QString& libraryPath, const std::atomic<bool>& cancel,
+                     const EmbedProgressSink& progress, bool* cancelled) override {
+    *cancelled = false;
+    if (!model_) return Status::Ok();
+    // Created with the assistant's defaults, so the vectors land under the model_key its
+    // hybrid search reads.
+    if (!embedder_) {
+      FOLIO_ASSIGN_OR_RETURN(
+          embedder_,
+          assistant::Embedder::Create(*model_->backend, *model_->tokenizer, model_->model_key));
+    }
+    auto on_progress = [&](int64_t done, int64_t total) { progress(done, total); };
+    FOLIO_ASSIGN_OR_RETURN(
+        auto result,
+        assistant::RunEmbeddingJob(libraryPath.toStdString(), *embedder_, &cancel, on_progress));
+    *cancelled = result.cancelled;
+    return Status::Ok();
+  }
+
   AnswerInfo Answer(docstore::Library& library, const AnswerRequest& request,
                     const PieceSink& piece, const ContextSink& context,
                     const std::atomic<bool>& cancel) override {
@@ -100,6 +120,7 @@ class AssistantAnswerer : public Answerer {
   AppSettings settings_;
   docstore::Library* library_ = nullptr;
   std::unique_ptr<assistant::Assistant> assistant_;
+  std::unique_ptr<assistant::Embedder> embedder_;  // for EmbedChunks; same backend and thread
 };
 
 // Reads every weight once (a byte per 4 KiB page), so the first answer does not stall on

@@ -28,7 +28,8 @@ void EngineWorker::loadModel(const AppSettings& settings) {
   ModelStatus status;
   if (settings.modelDir.isEmpty()) {
     answerer_ = MakeExtractiveAnswerer();
-    return emit modelLoaded(status);
+    emit modelLoaded(status);
+    return interruptionDone();
   }
   answerer_ = MakeExtractiveAnswerer();  // the old model's memory goes before the new loads
   QElapsedTimer since_signal;
@@ -47,6 +48,7 @@ void EngineWorker::loadModel(const AppSettings& settings) {
     answerer_ = std::move(*loaded);
   }
   emit modelLoaded(status);
+  interruptionDone();
 }
 
 void EngineWorker::ask(const QString& question, const QList<qint64>& docIds,
@@ -67,6 +69,35 @@ void EngineWorker::ask(const QString& question, const QList<qint64>& docIds,
                              stopAnswer_);
   }
   emit answerFinished(info.conversationId ? info.conversationId : conversationId, info);
+  interruptionDone();
+}
+
+void EngineWorker::interruptionDone() {
+  if (waiting_.load() > 0) waiting_.fetch_sub(1);
+  if (embedPending_ && waiting_.load() == 0 && !stopping_.load()) {
+    QMetaObject::invokeMethod(this, &EngineWorker::embedChunks, Qt::QueuedConnection);
+  }
+}
+
+void EngineWorker::embedChunks() {
+  embedPending_ = true;
+  // Clear the flag, then look for waiting work: an interruptEmbedding() that this check
+  // misses raises the flag after the clear, so the job below still sees it.
+  stopEmbed_.store(false);
+  if (waiting_.load() > 0 || stopping_.load()) return;  // resumed by interruptionDone()
+  QElapsedTimer since_signal;
+  since_signal.start();
+  auto progress = [&](qint64 done, qint64 total) {
+    if (done == total || since_signal.elapsed() >= 100) {
+      emit embeddingProgress(done, total);
+      since_signal.restart();
+    }
+  };
+  bool cancelled = false;
+  Status st = answerer_->EmbedChunks(path_, stopEmbed_, progress, &cancelled);
+  if (cancelled) return;  // kept pending: resumed after the question or load
+  embedPending_ = false;
+  emit embeddingFinished(st.ok() ? QString() : QString::fromStdString(st.message()));
 }
 
 }  // namespace folio::ui

@@ -234,6 +234,7 @@ void MainWindow::connectWorkers() {
     libraryModel_->clearPending();
     activityLabel_->setText(failed > 0 ? tr("Imported %1, %2 failed").arg(added).arg(failed)
                                        : tr("Imported %1").arg(added));
+    if (model_.loaded) embedChunks();  // the new passages get vectors (a no-op when none lack one)
   });
 
   // Search.
@@ -252,6 +253,7 @@ void MainWindow::connectWorkers() {
   // Chat.
   connect(chat_, &ChatPanel::askRequested, this, [this](const QString& q, qint64 conversation) {
     speedLabel_->setText(tr("answering…"));
+    engine_->interruptEmbedding();  // questions first; the job resumes after the answer
     QMetaObject::invokeMethod(engine_, "ask", Qt::QueuedConnection, Q_ARG(QString, q),
                               Q_ARG(QList<qint64>, libraryModel_->checkedIds()),
                               Q_ARG(qint64, conversation));
@@ -281,6 +283,23 @@ void MainWindow::connectWorkers() {
     activityLabel_->setText(tr("Loading the model: %1").arg(stage));
   });
   connect(engine_, &EngineWorker::modelLoaded, this, &MainWindow::onModelLoaded);
+
+  // Passage embeddings (issue 7), computed on the engine thread between answers.
+  connect(engine_, &EngineWorker::embeddingProgress, this, [this](qint64 done, qint64 total) {
+    if (importing_ || modelLoading_) return;  // their progress matters more
+    activityLabel_->setText(done < total ? tr("Embedding passages %1/%2").arg(done).arg(total)
+                                         : QString());
+  });
+  connect(engine_, &EngineWorker::embeddingFinished, this, [this](const QString& error) {
+    if (activityLabel_->text().startsWith(tr("Embedding passages"))) activityLabel_->clear();
+    if (!error.isEmpty()) {
+      statusBar()->showMessage(tr("Passages could not be embedded: %1").arg(error), 15000);
+    }
+  });
+}
+
+void MainWindow::embedChunks() {
+  if (engine_) QMetaObject::invokeMethod(engine_, &EngineWorker::embedChunks, Qt::QueuedConnection);
 }
 
 void MainWindow::shutdown() {
@@ -399,6 +418,7 @@ void MainWindow::applySettings(const AppSettings& s) {
 void MainWindow::loadModel() {
   modelLoading_ = true;
   modelLabel_->setText(settings_.modelDir.isEmpty() ? tr("No model") : tr("Loading the model…"));
+  engine_->interruptEmbedding();  // the old model's job must not delay the new load
   QMetaObject::invokeMethod(engine_, "loadModel", Qt::QueuedConnection,
                             Q_ARG(folio::ui::AppSettings, settings_));
 }
@@ -413,6 +433,7 @@ void MainWindow::onModelLoaded(const ModelStatus& status) {
     modelLabel_->setToolTip(status.detail);
     deviceLabel_->setText(tr("Device: %1").arg(status.device));
     chat_->setModelState(true, status.name + " (" + status.detail + ")");
+    embedChunks();
   } else {
     modelLabel_->setText(status.error.isEmpty() ? tr("No model (quoted answers)")
                                                 : tr("Model not loaded"));

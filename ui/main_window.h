@@ -77,6 +77,7 @@ class MainWindow : public QMainWindow {
   void startWorkers();
   void connectWorkers();
   void loadModel();
+  void embedChunks();  // queues the engine's passage-embedding job (issue 7)
   void chooseFilesToImport();
   void removeSelected();
   void reimportSelected();

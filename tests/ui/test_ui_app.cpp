@@ -75,6 +75,7 @@ class UiAppTest : public QObject {
   void settingsPersistAcrossRestarts();
   void badModelFolderShowsAnErrorAndTheAppStaysUsable();
   void closingMidAnswerAndMidImportStopsTheWorkersCleanly();
+  void importWithAModelLoadedEmbedsEveryPassageInTheBackground();
 
  private:
   QTemporaryDir tmp_;
@@ -399,6 +400,61 @@ void UiAppTest::closingMidAnswerAndMidImportStopsTheWorkersCleanly() {
   QVERIFY(docs.ok());
   QVERIFY(docs->size() == 1 || docs->size() == 2);
   for (const auto& d : *docs) QCOMPARE(d.pages, d.title == "Big" ? 400 : 2);
+}
+
+// (chunks, chunks with a vector) in the library; -1s when it cannot be read.
+std::pair<int64_t, int64_t> ChunksAndEmbedded(folio::docstore::Library& lib) {
+  auto count = [&](const char* sql) -> int64_t {
+    auto st = lib.database().PrepareUncached(sql);
+    if (!st.ok()) return -1;
+    auto row = st->Step();
+    return row.ok() && *row ? st->ColumnInt64(0) : -1;
+  };
+  return {count("SELECT COUNT(*) FROM chunks"),
+          count("SELECT COUNT(DISTINCT chunk_id) FROM chunk_embeddings")};
+}
+
+void UiAppTest::importWithAModelLoadedEmbedsEveryPassageInTheBackground() {
+  QTemporaryDir dir;
+  const QString lib = dir.filePath("library.sqlite");
+  const QString pdf = WritePdf(dir, "diary.pdf", Pages(12, 5, "kestrel"), "Diary");
+  auto w = OpenWindow(lib);
+  AppSettings s = w->settings();
+  s.modelDir = model_;
+  s.device = "cpu";
+  s.threads = 1;
+  s.contextLength = 4096;
+  s.maxNewTokens = 20;
+  w->applySettings(s);
+  QVERIFY(QTest::qWaitFor([&] { return !w->modelLoading(); }, kLong));
+  QVERIFY2(w->modelStatus().loaded, qPrintable(w->modelStatus().error));
+
+  w->importPaths({pdf});
+  QVERIFY(QTest::qWaitFor(
+      [&] { return w->libraryModel()->documentCount() == 1 && !w->importing(); }, kLong));
+  // A question right away interrupts the job (if it is still running); it is answered.
+  ChatPanel* chat = w->chat();
+  chat->ask(QStringLiteral("What flew over the field?"));
+  QVERIFY(QTest::qWaitFor([&] { return !chat->answering(); }, kLong));
+  QVERIFY2(chat->turns().back().info.error.isEmpty(), qPrintable(chat->turns().back().info.error));
+
+  // The job resumes after the answer and gives every chunk one vector.
+  auto store = folio::docstore::Library::Open(lib.toStdString());
+  QVERIFY(store.ok());
+  std::pair<int64_t, int64_t> counts;
+  QVERIFY(QTest::qWaitFor(
+      [&] {
+        counts = ChunksAndEmbedded(**store);
+        return counts.first > 0 && counts.second == counts.first;
+      },
+      kLong));
+  QVERIFY(!w->statusText().contains("Embedding passages"));
+
+  // Still usable: another answer, and no vector is added twice.
+  chat->ask(QStringLiteral("Where was the kestrel?"));
+  QVERIFY(QTest::qWaitFor([&] { return !chat->answering(); }, kLong));
+  QVERIFY(chat->turns().back().info.error.isEmpty());
+  QCOMPARE(ChunksAndEmbedded(**store), counts);
 }
 
 QTEST_MAIN(UiAppTest)
