@@ -9,7 +9,7 @@
 # Usage: scripts/run.sh ["a question about the samples"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-QUESTION=${1:-"Who built the first sea clock that kept time well enough to find longitude?"}
+QUESTION=${1:-"Who was John Harrison and what did his sea clock achieve?"}
 
 bash scripts/setup-deps.sh
 JOBS=${JOBS:-$(nproc)}

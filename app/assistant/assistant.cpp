@@ -257,14 +257,30 @@ Result<Answer> Assistant::Extractive(const std::string& question,
       "match, not a generated answer):\n";
   for (size_t i = 0; i < hits.size(); ++i) {
     const auto& h = hits[i];
-    a.text += "\n" + std::to_string(i + 1) + ". \"" + h.snippet + "\"\n   — " + h.title +
+    // The passage's sentence that shares most words with the question reads as an answer;
+    // the search snippet is a fixed window that can miss it. The snippet stays when no
+    // sentence shares a word (a dense-only hit).
+    std::string quote = h.snippet;
+    if (!h.passage.empty()) {
+      // PDF text breaks lines mid-sentence: join whitespace runs so that sentences end
+      // only at . ! ?
+      std::string flat;
+      for (char ch : h.passage) {
+        const bool space = ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r' || ch == '\f';
+        if (!space) flat += ch;
+        else if (!flat.empty() && flat.back() != ' ') flat += ' ';
+      }
+      std::string best = BestSentence(flat, question, 400);
+      if (WordOverlap(best, question) > 0) quote = std::move(best);
+    }
+    a.text += "\n" + std::to_string(i + 1) + ". \"" + quote + "\"\n   — " + h.title +
               ", page " + std::to_string(h.page) + "\n";
     Citation c;
     c.doc_id = h.doc_id;
     c.title = h.title;
     c.page = h.page;
     c.chunk_id = h.chunk_id;
-    c.quote = h.snippet;
+    c.quote = quote;
     a.citations.push_back(std::move(c));
   }
   return a;
