@@ -62,8 +62,8 @@ Result<std::unique_ptr<Assistant>> Assistant::Create(docstore::Library& library,
   std::unique_ptr<Assistant> a(new Assistant(library, model, std::move(options)));
   a->cache_ = std::make_unique<StateCache>(&library, a->options_.cache);
   if (model) {
-    FOLIO_ASSIGN_OR_RETURN(a->embedder_, Embedder::Create(*model->backend, *model->tokenizer,
-                                                          model->model_key));
+    FOLIO_ASSIGN_OR_RETURN(a->embedder_,
+                           Embedder::Create(*model->backend, *model->tokenizer, model->model_key));
   }
   a->search_ = std::make_unique<HybridSearch>(library, a->embedder_.get());
   if (model) {
@@ -267,14 +267,16 @@ Result<Answer> Assistant::Extractive(const std::string& question,
       std::string flat;
       for (char ch : h.passage) {
         const bool space = ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r' || ch == '\f';
-        if (!space) flat += ch;
-        else if (!flat.empty() && flat.back() != ' ') flat += ' ';
+        if (!space)
+          flat += ch;
+        else if (!flat.empty() && flat.back() != ' ')
+          flat += ' ';
       }
       std::string best = BestSentence(flat, question, 400);
       if (WordOverlap(best, question) > 0) quote = std::move(best);
     }
-    a.text += "\n" + std::to_string(i + 1) + ". \"" + quote + "\"\n   — " + h.title +
-              ", page " + std::to_string(h.page) + "\n";
+    a.text += "\n" + std::to_string(i + 1) + ". \"" + quote + "\"\n   — " + h.title + ", page " +
+              std::to_string(h.page) + "\n";
     Citation c;
     c.doc_id = h.doc_id;
     c.title = h.title;

@@ -149,6 +149,30 @@ class TestCitations : public QObject {
     QVERIFY(!none->in_context);
     QVERIFY(none->citations.empty());
   }
+
+  // The quote is the passage's sentence that answers, whole, with PDF line breaks joined,
+  // even when the search snippet's window would start elsewhere in the chunk.
+  void extractiveQuoteIsTheWholeAnsweringSentence() {
+    QTemporaryDir dir;
+    auto lib = docstore::Library::Open((dir.path() + "/lib.sqlite").toStdString());
+    QVERIFY(lib.ok());
+    auto doc = testing::MakeDocument(
+        "/docs/a.pdf", "Field guide",
+        {testing::Filler(7, 144) + "The heron\nnests in tall\nreeds by the estuary. " +
+         testing::Filler(8, 30)});
+    QVERIFY((*lib)->StoreDocument(doc).ok());
+    AssistantOptions opt;
+    opt.cache.disk = false;
+    auto a = Assistant::Create(**lib, nullptr, opt);
+    QVERIFY(a.ok());
+    auto ans = (*a)->Ask("where does the heron nest", {}, {});
+    QVERIFY2(ans.ok(), ans.status().message().c_str());
+    QVERIFY(!ans->citations.empty());
+    QVERIFY2(ans->citations[0].quote == "The heron nests in tall reeds by the estuary.",
+             ans->citations[0].quote.c_str());
+    QVERIFY(ans->text.find("\"The heron nests in tall reeds by the estuary.\"") !=
+            std::string::npos);
+  }
 };
 
 QTEST_GUILESS_MAIN(TestCitations)
