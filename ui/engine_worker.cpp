@@ -4,6 +4,7 @@
 
 #include "docstore/store.h"
 #include "ui/answerer.h"
+#include "ui/library_connection.h"
 
 namespace folio::ui {
 
@@ -12,15 +13,7 @@ EngineWorker::EngineWorker(QString libraryPath)
 EngineWorker::~EngineWorker() = default;
 
 docstore::Library* EngineWorker::library(QString* error) {
-  if (!library_) {
-    auto lib = docstore::Library::Open(path_.toStdString());
-    if (!lib.ok()) {
-      *error = QString::fromStdString(lib.status().message());
-      return nullptr;
-    }
-    library_ = std::move(*lib);
-  }
-  return library_.get();
+  return OpenLibraryOnce(path_, library_, error);
 }
 
 void EngineWorker::loadModel(const AppSettings& settings) {

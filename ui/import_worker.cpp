@@ -5,6 +5,7 @@
 
 #include "docstore/importer.h"
 #include "docstore/store.h"
+#include "ui/library_connection.h"
 
 namespace folio::ui {
 
@@ -12,15 +13,7 @@ ImportWorker::ImportWorker(QString libraryPath) : path_(std::move(libraryPath)) 
 ImportWorker::~ImportWorker() = default;
 
 docstore::Library* ImportWorker::library(QString* error) {
-  if (!library_) {
-    auto lib = docstore::Library::Open(path_.toStdString());
-    if (!lib.ok()) {
-      *error = QString::fromStdString(lib.status().message());
-      return nullptr;
-    }
-    library_ = std::move(*lib);
-  }
-  return library_.get();
+  return OpenLibraryOnce(path_, library_, error);
 }
 
 void ImportWorker::importPaths(const QStringList& paths) {

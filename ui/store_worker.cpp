@@ -7,6 +7,7 @@
 
 #include "docstore/search.h"
 #include "docstore/store.h"
+#include "ui/library_connection.h"
 #include "ui/text_util.h"
 
 namespace folio::ui {
@@ -63,15 +64,9 @@ StoreWorker::StoreWorker(QString libraryPath) : path_(std::move(libraryPath)) {}
 StoreWorker::~StoreWorker() = default;
 
 docstore::Library* StoreWorker::library() {
-  if (library_) return library_.get();
-  auto lib = docstore::Library::Open(path_.toStdString());
-  if (!lib.ok()) {
-    openError_ = QString::fromStdString(lib.status().message());
-    emit failed(openError_);
-    return nullptr;
-  }
-  library_ = std::move(*lib);
-  return library_.get();
+  docstore::Library* lib = OpenLibraryOnce(path_, library_, &openError_);
+  if (!lib) emit failed(openError_);
+  return lib;
 }
 
 void StoreWorker::listDocuments() {
