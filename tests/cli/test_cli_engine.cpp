@@ -10,29 +10,18 @@
 #include <cstring>
 
 #include "engine/safetensors.h"
+#include "tests/common/cli_process.h"
 
 using namespace folio;
 
 namespace {
 
-const QString kCli = QStringLiteral(FOLIO_BINARY_DIR "/bin/folio-cli");
+const QString kCli = folio::testing::kFolioCli;
 const QString kTiny = QStringLiteral(FOLIO_FIXTURES_DIR "/jamba-tiny");
 
-struct Run {
-  int code = -1;
-  QString out, err;
-};
+using Run = folio::testing::CliRun;
 
-Run RunCli(const QStringList& args) {
-  QProcess p;
-  p.start(kCli, args);
-  Run r;
-  if (!p.waitForFinished(120000) || p.exitStatus() != QProcess::NormalExit) return r;
-  r.code = p.exitCode();
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
-}
+Run RunCli(const QStringList& args) { return folio::testing::RunFolioCli(args, 120000); }
 
 QString Join(const std::vector<int64_t>& ids, const QString& sep) {
   QStringList s;

@@ -9,29 +9,19 @@
 
 #include <unistd.h>
 
+#include "tests/common/cli_process.h"
+
 namespace {
 
-const QString kCli = QStringLiteral(FOLIO_BINARY_DIR "/bin/folio-cli");
+const QString kCli = folio::testing::kFolioCli;
 
 QString Fixture(const QString& name) {
   return QStringLiteral(FOLIO_FIXTURES_DIR) + "/" + name;
 }
 
-struct Run {
-  int code = -1;
-  QString out, err;
-};
+using Run = folio::testing::CliRun;
 
-Run RunCli(const QStringList& args) {
-  QProcess p;
-  p.start(kCli, args);
-  Run r;
-  if (!p.waitForFinished(60000) || p.exitStatus() != QProcess::NormalExit) return r;
-  r.code = p.exitCode();
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
-}
+Run RunCli(const QStringList& args) { return folio::testing::RunFolioCli(args, 60000); }
 
 // A copy of the bf16 fixture (26 shards) to damage.
 QString CopyBf16(const QTemporaryDir& tmp) {
