@@ -11,6 +11,7 @@
 
 #include "engine/safetensors.h"
 #include "tests/common/cli_process.h"
+#include "tests/common/golden.h"
 
 using namespace folio;
 
@@ -29,25 +30,9 @@ QString Join(const std::vector<int64_t>& ids, const QString& sep) {
   return s.join(sep);
 }
 
-struct Golden {
-  std::unique_ptr<SafetensorsFile> file;
-  std::vector<int64_t> Ids(const char* name) const {
-    TensorView t = file->Get(name).value();
-    std::vector<int64_t> v(static_cast<size_t>(t.numel()));
-    std::memcpy(v.data(), t.data, v.size() * 8);
-    return v;
-  }
-  std::vector<float> Floats(const char* name) const {
-    TensorView t = file->Get(name).value();
-    std::vector<float> v(static_cast<size_t>(t.numel()));
-    t.ToF32(0, t.numel(), v.data());
-    return v;
-  }
-};
+using Golden = folio::testing::GoldenFile;
 
-Golden LoadGolden(const QString& dir) {
-  return {SafetensorsFile::Open((dir + "/golden.safetensors").toStdString()).value()};
-}
+Golden LoadGolden(const QString& dir) { return folio::testing::LoadGoldenFile(dir.toStdString()); }
 
 // Parses a float32 C-order 2-D .npy (v1.0). False on anything else.
 bool ReadNpy(const QString& path, int64_t* rows, int64_t* cols, std::vector<float>* data) {

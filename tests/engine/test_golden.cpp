@@ -14,6 +14,7 @@
 #include "engine/safetensors.h"
 #include "engine/sampler.h"
 #include "engine/session.h"
+#include "tests/common/golden.h"
 
 using namespace folio;
 
@@ -23,26 +24,10 @@ QString FixtureDir(const QString& model) {
   return QString::fromUtf8(FOLIO_FIXTURES_DIR) + "/" + model;
 }
 
-struct Golden {
-  std::unique_ptr<SafetensorsFile> file;
-  std::vector<float> Floats(const std::string& name) const {
-    TensorView t = file->Get(name).value();
-    std::vector<float> v(static_cast<size_t>(t.numel()));
-    t.ToF32(0, t.numel(), v.data());
-    return v;
-  }
-  std::vector<int64_t> Ids(const std::string& name) const {
-    TensorView t = file->Get(name).value();
-    std::vector<int64_t> v(static_cast<size_t>(t.numel()));
-    std::memcpy(v.data(), t.data, v.size() * sizeof(int64_t));
-    return v;
-  }
-};
+using Golden = folio::testing::GoldenFile;
 
 Golden LoadGolden(const QString& model) {
-  auto f = SafetensorsFile::Open((FixtureDir(model) + "/golden.safetensors").toStdString());
-  if (!f.ok()) qFatal("golden: %s", f.status().message().c_str());
-  return {std::move(f).value()};
+  return folio::testing::LoadGoldenFile(FixtureDir(model).toStdString());
 }
 
 std::unique_ptr<CpuBackend> OpenBackend(const QString& dir, bool reference_ops = false) {

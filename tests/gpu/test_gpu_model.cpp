@@ -8,6 +8,7 @@
 #include "engine/safetensors.h"
 #include "engine/session.h"
 #include "gpu_test_util.h"
+#include "tests/common/golden.h"
 
 using namespace folio;
 using namespace folio::gputest;
@@ -18,26 +19,10 @@ std::string Fixture(const char* model) {
   return std::string(FOLIO_FIXTURES_DIR) + "/" + model;
 }
 
-struct Golden {
-  std::unique_ptr<SafetensorsFile> file;
-  std::vector<float> Floats(const std::string& name) const {
-    TensorView t = file->Get(name).value();
-    std::vector<float> v(static_cast<size_t>(t.numel()));
-    t.ToF32(0, t.numel(), v.data());
-    return v;
-  }
-  std::vector<int64_t> Ids(const std::string& name) const {
-    TensorView t = file->Get(name).value();
-    std::vector<int64_t> v(static_cast<size_t>(t.numel()));
-    std::memcpy(v.data(), t.data, v.size() * sizeof(int64_t));
-    return v;
-  }
-};
+using Golden = folio::testing::GoldenFile;
 
 Golden LoadGolden(const char* model) {
-  auto f = SafetensorsFile::Open(Fixture(model) + "/golden.safetensors");
-  if (!f.ok()) qFatal("golden: %s", f.status().message().c_str());
-  return {std::move(f).value()};
+  return folio::testing::LoadGoldenFile(Fixture(model));
 }
 
 std::unique_ptr<CudaBackend> OpenCuda(const char* model, bool f32, int64_t chunk = 256) {
