@@ -4,11 +4,13 @@
 // session needs to know which backend runs.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/config.h"
 #include "engine/status.h"
@@ -46,6 +48,49 @@ struct ForwardOutputs {
 // A debug hook for tests that compare hidden states with a reference.
 using HiddenObserver =
     std::function<void(int64_t layer_index, const float* x, int64_t T, int64_t hidden)>;
+
+// Where the time of Forward calls went, for `bench --profile` (so the next optimisation is
+// chosen from data). Parts:
+//   kEmbedding  the embedding gather
+//   kNorms      the layers' input/pre-FF RMSNorms and the final norm
+//   kMamba      the Mamba mixer minus its projections: conv1d, inner norms, softplus, scan
+//   kAttention  K/V append and the attention kernel (not the q/k/v/o projections)
+//   kDenseGemm  every dense projection: Mamba in/x/dt/out_proj, q/k/v/o, the dense MLP
+//               (with its SwiGLU)
+//   kMoE        router, routing and the experts (with their SwiGLU and the combine)
+//   kLmHead     the final projection to the vocabulary and the copy of the logits out
+//   kSampling   choosing the next token (measured by the caller: backends never sample)
+//   kOther      the rest (host work, synchronisation, conversions between parts)
+enum class ProfilePart : uint8_t {
+  kEmbedding, kNorms, kMamba, kAttention, kDenseGemm, kMoE, kLmHead, kSampling, kOther, kCount
+};
+constexpr size_t kProfileParts = static_cast<size_t>(ProfilePart::kCount);
+// "embedding", "norms", "mamba", "attention", "dense_gemm", "moe", "lm_head", "sampling", "other".
+const char* ProfilePartName(ProfilePart part);
+
+struct ForwardProfile {
+  std::array<double, kProfileParts> ms{};  // time per part over every profiled call
+  // Per decoder layer, time per part (kNorms, kMamba, kAttention, kDenseGemm, kMoE).
+  std::vector<std::array<double, kProfileParts>> layer_ms;
+  int64_t forwards = 0;  // Forward calls profiled
+  int64_t tokens = 0;    // tokens they ran
+  double total_ms = 0;   // wall time of those calls (>= the sum of ms when parts overlap gaps)
+  double& at(ProfilePart p) { return ms[static_cast<size_t>(p)]; }
+  double at(ProfilePart p) const { return ms[static_cast<size_t>(p)]; }
+  void Add(const ForwardProfile& other);  // sums (layer_ms grows to fit)
+};
+
+// Memory a backend holds for weights and caches, for `bench` and `info`.
+struct BackendMemory {
+  uint64_t weight_bytes = 0;     // as stored by the backend (int8 experts count 1 byte)
+  uint64_t workspace_bytes = 0;  // activations planned for one chunk
+  uint64_t cache_bytes_per_token = 0;  // K/V of every attention layer for one more token
+  uint64_t cache_fixed_bytes = 0;      // Mamba conv + SSM state of one sequence
+  uint64_t limit_bytes = 0;      // the budget the plan used (device free memory or --memory-limit)
+  uint64_t in_use_bytes = 0;     // device memory in use now (total - free); 0 on the CPU
+  int64_t max_context = 0;       // largest single-sequence context that fits the budget beside
+                                 // weights and workspace (0: not known, e.g. the CPU)
+};
 
 class Backend {
  public:
@@ -89,6 +134,18 @@ class Backend {
     (void)max_context;
     return Unsupported(name() + " backend cannot load a cache from disk");
   }
+
+  // Profiling: while on, Forward records where its time goes (with synchronisation
+  // between parts, so profiled calls are slower; never on in normal use). TakeProfile
+  // returns what was recorded since the last take and clears it.
+  virtual Status SetProfiling(bool on) {
+    (void)on;
+    return Unsupported(name() + " backend cannot profile");
+  }
+  virtual ForwardProfile TakeProfile() { return {}; }
+
+  // Memory held and planned (see BackendMemory).
+  virtual BackendMemory Memory() const { return {}; }
 
   // Debug hook (tests): observe hidden states. Backends that cannot return Unsupported.
   virtual Status SetHiddenObserver(HiddenObserver observer) {

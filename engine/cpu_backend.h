@@ -17,6 +17,9 @@ namespace folio {
 struct CpuBackendOptions {
   int threads = 0;             // worker threads for the cpu ops; 0 = all cores
   bool reference_ops = false;  // run on folio::ref (slow; tests compare the two)
+  // Quantise the MoE experts to int8 with one scale per output row at load (engine/quant.h),
+  // as the CUDA backend's --experts-int8 does; the rest stays as stored.
+  bool experts_int8 = false;
 };
 
 class CpuBackend : public Backend {

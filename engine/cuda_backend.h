@@ -23,6 +23,14 @@ struct CudaBackendOptions {
   int64_t planned_context = 4096;  // tokens of one cache the plan must hold; 0 = the model's
                                    // max_position_embeddings (what a default Session asks)
   int64_t chunk = 256;             // tokens per internal sub-batch (sizes the workspace)
+  // Expert weights quantised at load to int8 with one scale per output row (kernels/int8.h);
+  // everything else stays bf16. Needs bf16 weights (not f32_weights).
+  bool experts_int8 = false;
+  // Plan against at most this many bytes of device memory (0: the GPU's free memory), to
+  // show what fits on a smaller card (bench --memory-limit 80G).
+  uint64_t memory_limit_bytes = 0;
+  // Decode steps (T = 1) replayed from a captured CUDA graph: no launch gaps.
+  bool cuda_graphs = true;
   // Called while weights upload: bytes done, bytes in all (the last call has done == total).
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
@@ -34,6 +42,9 @@ struct CudaMemoryPlan {
   uint64_t workspace_bytes = 0;
   uint64_t free_bytes = 0;  // on the device when planned
   uint64_t total_bytes = 0;
+  uint64_t limit_bytes = 0;   // what the plan had to fit in: min(free, memory_limit_bytes)
+  uint64_t expert_bytes = 0;  // of weight_bytes, the MoE experts (int8 + scales with experts_int8)
+  int64_t max_context = 0;    // largest one-sequence context that fits beside weights + workspace
   std::string Describe() const;  // "weights 1.2 GiB + cache ... = ... (GPU free ... of ...)"
 };
 

@@ -22,4 +22,9 @@ std::string CudaUnavailable();
 Result<std::unique_ptr<Backend>> OpenCudaBackend(const std::string& dir,
                                                  const CudaBackendOptions& options);
 
+// The same over a checkpoint already open (or made in memory: bench --synthetic, whose
+// large tensors have no host data and are filled on the GPU).
+Result<std::unique_ptr<Backend>> OpenCudaBackendFor(std::shared_ptr<const Checkpoint> checkpoint,
+                                                    const CudaBackendOptions& options);
+
 }  // namespace folio

@@ -13,6 +13,7 @@ size_t DTypeSize(DType t) {
     case DType::kI64: return 8;
     case DType::kI32: return 4;
     case DType::kU8: return 1;
+    case DType::kI8: return 1;
   }
   return 0;
 }
@@ -25,6 +26,7 @@ std::string_view DTypeName(DType t) {
     case DType::kI64: return "I64";
     case DType::kI32: return "I32";
     case DType::kU8: return "U8";
+    case DType::kI8: return "I8";
   }
   return "?";
 }
@@ -81,6 +83,11 @@ float TensorView::GetF32(int64_t i) const {
     case DType::kI64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<float>(v); }
     case DType::kI32: { int32_t v; std::memcpy(&v, p, 4); return static_cast<float>(v); }
     case DType::kU8: return static_cast<float>(*p);
+    case DType::kI8: {  // q * the scale of its row
+      const int64_t cols = shape.empty() ? 1 : numel() / shape[0];
+      const float q = static_cast<float>(static_cast<int8_t>(*p));
+      return row_scale ? q * row_scale[i / cols] : q;
+    }
   }
   return 0.0f;
 }

@@ -8,9 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/synthetic_fill.h"
+
 namespace folio {
 
-enum class DType : uint8_t { kF32, kF16, kBF16, kI64, kI32, kU8 };
+// kI8 is only made in memory (int8 expert weights, engine/quant.h): element [r, c] is
+// q[r, c] * row_scale[r]. Checkpoint files never hold it (the loader does not parse "I8").
+enum class DType : uint8_t { kF32, kF16, kBF16, kI64, kI32, kU8, kI8 };
 
 // Bytes per element.
 size_t DTypeSize(DType t);
@@ -45,6 +49,11 @@ struct TensorView {
   std::vector<int64_t> shape; // e.g. [d_inner, d_state]
   const uint8_t* data = nullptr;  // first byte; valid while the owning file stays mapped
   size_t nbytes = 0;              // = numel * DTypeSize(dtype), checked at load
+  // kI8 only: the float32 scale of each row [dim(0)] (element = q * row_scale[row]).
+  const float* row_scale = nullptr;
+  // Synthetic tensors (bench --synthetic) that were not materialised on the host have
+  // data == nullptr and say here how the backend must fill them (synthetic_fill.h).
+  SyntheticFill synthetic;
 
   int64_t numel() const {
     int64_t n = 1;

@@ -36,6 +36,11 @@ struct AttentionParams {
   float* out = nullptr;           // [T, n_heads * head_dim] float32, rows out_stride apart
   int64_t out_stride = 0;
   float scale = 0.0f;  // 0: 1/sqrt(head_dim)
+  // CUDA graphs (decode replayed at any position): when set, AttentionSplitK reads `past`
+  // from this device int instead (the host value is ignored) and must be given n_splits
+  // explicitly, chosen for max_past; splits past the keys that exist do nothing.
+  const int32_t* d_past = nullptr;
+  int64_t max_past = 0;
 };
 
 // Fills q/kv/out strides for contiguous tensors and scale when 0.

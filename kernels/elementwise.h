@@ -37,6 +37,12 @@ Status EmbeddingGather(const void* table, DType dtype, int64_t vocab, int64_t di
 // out[i] = bf16(in[i]) (round to nearest even), n elements.
 Status ConvertF32ToBf16(const float* in, uint16_t* out, int64_t n, Stream stream);
 
+// Appends T rows of K or V to a cache: cache[(pos + t) * kvd + i] = src[t * kvd + i],
+// converted to dtype (kBF16 or kF32). pos = *d_pos when d_pos is set (CUDA graphs: the
+// position lives on the device), else `pos`.
+Status AppendKvRows(const float* src, int64_t T, int64_t kvd, void* cache, DType dtype,
+                    const int32_t* d_pos, int64_t pos, Stream stream);
+
 // y[i] += x[i], n elements (residual adds the norm kernel cannot fuse).
 Status AddInPlace(float* y, const float* x, int64_t n, Stream stream);
 

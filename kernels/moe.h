@@ -35,6 +35,12 @@ struct MoeWeights {
   // The same pointers in device memory, [3, E] (gate row, up row, down row), for the
   // GEMV path, which picks experts on the device.
   const void* const* device_ptrs = nullptr;
+  // Int8 experts (kernels/int8.h, --experts-int8): gate/up/down then point at int8
+  // matrices and these hold each matrix's row scales (float32, [rows]); `dtype` stays the
+  // router's and the activations' dtype (kBF16). device_scales is [3, E] like device_ptrs.
+  bool int8 = false;
+  std::vector<const float*> gate_scale, up_scale, down_scale;
+  const float* const* device_scales = nullptr;
 };
 
 struct MoeForwardParams {
