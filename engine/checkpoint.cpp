@@ -13,6 +13,7 @@
 #include "engine/json_strict.h"
 
 namespace folio {
+
 namespace {
 
 using Json = nlohmann::json;
@@ -57,12 +58,7 @@ Result<std::string> ReadSmallFile(const std::string& path, uint64_t cap) {
 
 // ---- Expected tensors -----------------------------------------------------------------
 
-struct Expected {
-  std::string name;
-  std::vector<int64_t> shape;
-  const char* keys;    // the config.json keys the shape comes from
-  int64_t layer = -1;  // decoder layer, or -1 for embeddings, final norm, lm_head
-};
+using Expected = ExpectedTensor;
 
 // Why the config asks for a layer's tensor: "layer 3 is Mamba with a dense MLP".
 std::string LayerWhy(const ModelConfig& c, int64_t layer) {
@@ -116,9 +112,7 @@ void AddSwiGlu(const ModelConfig& c, const std::string& p, std::vector<Expected>
   out->push_back({p + "down_proj.weight", {h, i}, "hidden_size, intermediate_size"});
 }
 
-// Every tensor the Jamba graph reads, with the shape the config implies (JAMBA.md,
-// "Checkpoint names"; nn.Linear weights are [out, in]).
-std::vector<Expected> ExpectedTensors(const ModelConfig& c) {
+std::vector<ExpectedTensor> ExpectedTensorsImpl(const ModelConfig& c) {
   const int64_t h = c.hidden_size;
   std::vector<Expected> out;
   out.push_back({"model.embed_tokens.weight", {c.vocab_size, h}, "vocab_size, hidden_size"});
@@ -150,6 +144,9 @@ std::vector<Expected> ExpectedTensors(const ModelConfig& c) {
   }
   return out;
 }
+
+// Every tensor the Jamba graph reads, with the shape the config implies (JAMBA.md,
+// "Checkpoint names"; nn.Linear weights are [out, in]).
 
 }  // namespace
 
@@ -255,6 +252,10 @@ Status CheckShapes(const Checkpoint& ck) {
 
 }  // namespace
 
+std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& config) {
+  return ExpectedTensorsImpl(config);
+}
+
 Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
   FOLIO_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir));
   auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
@@ -273,20 +274,39 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
   return ck;
 }
 
+Result<std::unique_ptr<Checkpoint>> Checkpoint::FromMemory(ModelConfig config,
+                                                           std::string display_name,
+                                                           std::vector<TensorView> tensors,
+                                                           std::shared_ptr<const void> storage) {
+  auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
+  ck->dir_ = std::move(display_name);
+  ck->config_ = std::move(config);
+  ck->storage_ = std::move(storage);
+  for (TensorView& t : tensors) {
+    const std::string name = t.name;
+    if (!ck->memory_.emplace(name, std::move(t)).second)
+      return InvalidArgument(ck->dir_ + ": tensor '" + name + "' given twice");
+  }
+  FOLIO_RETURN_IF_ERROR(CheckShapes(*ck));
+  return ck;
+}
+
 Result<TensorView> Checkpoint::Get(const std::string& name) const {
+  if (auto m = memory_.find(name); m != memory_.end()) return m->second;
   auto it = where_.find(name);
   if (it == where_.end()) return NotFound(dir_ + ": no tensor '" + name + "'");
   return shards_[it->second]->Get(name);
 }
 
 bool Checkpoint::Has(const std::string& name) const {
-  return where_.count(name) != 0;
+  return where_.count(name) != 0 || memory_.count(name) != 0;
 }
 
 std::vector<std::string> Checkpoint::Names() const {
   std::vector<std::string> names;
   names.reserve(where_.size());
   for (const auto& kv : where_) names.push_back(kv.first);
+  for (const auto& kv : memory_) names.push_back(kv.first);
   return names;
 }
 
@@ -295,6 +315,7 @@ DType Checkpoint::MainDType() const {
   for (const auto& s : shards_) {
     for (const auto& e : s->header().tensors) bytes[e.dtype] += e.end - e.begin;
   }
+  for (const auto& kv : memory_) bytes[kv.second.dtype] += kv.second.nbytes;
   DType best = DType::kF32;
   uint64_t most = 0;
   for (const auto& [t, b] : bytes) {
@@ -308,6 +329,7 @@ uint64_t Checkpoint::TotalBytes() const {
   for (const auto& s : shards_) {
     for (const auto& e : s->header().tensors) total += e.end - e.begin;
   }
+  for (const auto& kv : memory_) total += kv.second.nbytes;
   return total;
 }
 

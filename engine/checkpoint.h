@@ -21,12 +21,31 @@ namespace folio {
 Result<std::map<std::string, std::string>> ParseSafetensorsIndex(const std::string& json_text,
                                                                  const std::string& display_name);
 
+// A tensor the config implies: its name in the published layout, its shape, and why.
+struct ExpectedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  const char* keys;    // the config.json keys the shape comes from
+  int64_t layer = -1;  // decoder layer, or -1 for embeddings, final norm, lm_head
+};
+// Every tensor a checkpoint of `config` must hold (the loader checks each one).
+std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& config);
+
 class Checkpoint {
  public:
   // Opens DIR: reads and validates config.json, the index (if any) and every shard
   // header; checks that every tensor in the index exists in its shard, and that no
   // shard holds a tensor the index does not list twice.
   static Result<std::unique_ptr<Checkpoint>> Open(const std::string& dir);
+
+  // A checkpoint with no files (bench --synthetic, engine/synthetic.h): `tensors` are
+  // served as given (a tensor may have data == nullptr with a SyntheticFill instead, for
+  // a backend that fills it itself); `storage` keeps their host data alive. Shapes are
+  // checked against the config as for files. dir() is `display_name`.
+  static Result<std::unique_ptr<Checkpoint>> FromMemory(ModelConfig config,
+                                                        std::string display_name,
+                                                        std::vector<TensorView> tensors,
+                                                        std::shared_ptr<const void> storage);
 
   const std::string& dir() const { return dir_; }
   const ModelConfig& config() const { return config_; }
@@ -47,6 +66,8 @@ class Checkpoint {
   ModelConfig config_;
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::map<std::string, size_t> where_;  // tensor name -> shard index
+  std::map<std::string, TensorView> memory_;  // FromMemory's tensors
+  std::shared_ptr<const void> storage_;       // their host data
 };
 
 }  // namespace folio
