@@ -8,7 +8,10 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <thread>
 #include <vector>
+
+#include "engine/thread_pool.h"
 
 namespace folio {
 namespace {
@@ -154,6 +157,71 @@ struct Graph {
   }
 };
 
+// Quantises every expert's gate/up/down to int8 (engine/quant.h) into *store and points
+// `w` at the results; the router and all other weights stay as stored. Experts are
+// independent, so they are spread over `threads` workers (a 52B model has 768 of them).
+Status QuantizeExperts(JambaWeights& w, int threads, std::vector<Int8Matrix>* store) {
+  std::vector<TensorView*> targets;
+  for (LayerWeights& layer : w.layers) {
+    if (layer.plan.mlp != MlpKind::kMoE) continue;
+    for (MlpWeights& e : layer.moe.experts) {
+      for (TensorView* t : {&e.gate, &e.up, &e.down}) targets.push_back(t);
+    }
+  }
+  const int64_t n = static_cast<int64_t>(targets.size());
+  std::vector<Int8Matrix> out(targets.size());
+  std::vector<Status> errors(targets.size());
+  ThreadPool pool(static_cast<int>(std::clamp<int64_t>(n, 1, threads)));
+  pool.ParallelFor(n, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      Result<Int8Matrix> q = QuantizeInt8Rows(*targets[static_cast<size_t>(i)]);
+      if (q.ok()) {
+        out[static_cast<size_t>(i)] = std::move(q).value();
+      } else {
+        errors[static_cast<size_t>(i)] = q.status();
+      }
+    }
+  });
+  for (const Status& st : errors) FOLIO_RETURN_IF_ERROR(st.WithContext("--experts-int8"));
+  for (size_t i = 0; i < out.size(); ++i) *targets[i] = out[i].view();
+  *store = std::move(out);
+  return Status::Ok();
+}
+
+// Bytes of one weight as the backend holds it (an int8 matrix adds its row scales).
+uint64_t HeldBytes(const TensorView& t) {
+  if (!t.data) return 0;
+  return t.nbytes + (t.dtype == DType::kI8 && t.rank() > 0 ? 4 * uint64_t(t.dim(0)) : 0);
+}
+
+uint64_t FloatBytes(const std::vector<float>& v) {
+  return 4 * v.size();
+}
+
+uint64_t LayerWeightBytes(const LayerWeights& l) {
+  uint64_t n = HeldBytes(l.input_norm) + HeldBytes(l.pre_ff_norm);
+  if (l.plan.mixer == MixerKind::kMamba) {
+    const MambaWeights& m = l.mamba;
+    for (const TensorView* t : {&m.in_proj, &m.in_proj_bias, &m.x_proj, &m.dt_proj, &m.dt_proj_bias,
+                                &m.out_proj, &m.out_proj_bias, &m.dt_norm, &m.b_norm, &m.c_norm}) {
+      n += HeldBytes(*t);
+    }
+    n += FloatBytes(m.A) + FloatBytes(m.conv_w) + FloatBytes(m.conv_b) + FloatBytes(m.D);
+  } else {
+    n += HeldBytes(l.attn.q) + HeldBytes(l.attn.k) + HeldBytes(l.attn.v) + HeldBytes(l.attn.o);
+  }
+  auto mlp = [](const MlpWeights& w) {
+    return HeldBytes(w.gate) + HeldBytes(w.up) + HeldBytes(w.down);
+  };
+  if (l.plan.mlp == MlpKind::kMoE) {
+    n += HeldBytes(l.moe.router);
+    for (const MlpWeights& e : l.moe.experts) n += mlp(e);
+  } else {
+    n += mlp(l.mlp);
+  }
+  return n;
+}
+
 Status CheckIds(const int64_t* ids, int64_t T, int64_t vocab) {
   for (int64_t i = 0; i < T; ++i) {
     if (ids[i] < 0 || ids[i] >= vocab) {
@@ -174,10 +242,44 @@ CpuBackend::CpuBackend(std::shared_ptr<const Checkpoint> checkpoint, JambaWeight
 Result<std::unique_ptr<CpuBackend>> CpuBackend::Create(std::shared_ptr<const Checkpoint> checkpoint,
                                                        const CpuBackendOptions& options) {
   if (!checkpoint) return InvalidArgument("no checkpoint given to the CPU backend");
+  for (const std::string& name : checkpoint->Names()) {  // bench --synthetic's GPU-only tensors
+    FOLIO_ASSIGN_OR_RETURN(TensorView t, checkpoint->Get(name));
+    if (!t.data)
+      return InvalidArgument(checkpoint->dir() + ": tensor '" + name +
+                             "' has no host data (a synthetic model made for the GPU)");
+  }
   FOLIO_ASSIGN_OR_RETURN(JambaWeights weights, JambaWeights::Bind(*checkpoint));
   if (options.threads > 0) cpu::SetNumThreads(options.threads);
+  std::vector<Int8Matrix> int8_experts;
+  if (options.experts_int8) {
+    const int threads = options.threads > 0
+                            ? options.threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    FOLIO_RETURN_IF_ERROR(QuantizeExperts(weights, threads, &int8_experts));
+  }
   const OpTable& ops = options.reference_ops ? RefOps() : CpuOps();
-  return std::unique_ptr<CpuBackend>(new CpuBackend(std::move(checkpoint), std::move(weights), ops));
+  std::unique_ptr<CpuBackend> backend(
+      new CpuBackend(std::move(checkpoint), std::move(weights), ops));
+  backend->int8_experts_ = std::move(int8_experts);
+  return backend;
+}
+
+BackendMemory CpuBackend::Memory() const {
+  const ModelConfig& c = config();
+  BackendMemory m;
+  m.weight_bytes = HeldBytes(weights_.embed) + HeldBytes(weights_.final_norm);
+  if (weights_.lm_head.data != weights_.embed.data) m.weight_bytes += HeldBytes(weights_.lm_head);
+  const uint64_t kv_dim = uint64_t(c.num_key_value_heads * c.head_dim());
+  for (const LayerWeights& l : weights_.layers) {
+    m.weight_bytes += LayerWeightBytes(l);
+    if (l.plan.mixer == MixerKind::kAttention) {
+      m.cache_bytes_per_token += 2 * kv_dim * 4;  // K and V, float32
+    } else {
+      m.cache_fixed_bytes +=
+          4 * uint64_t(c.d_inner()) * uint64_t(c.mamba_d_conv - 1 + c.mamba_d_state);
+    }
+  }
+  return m;
 }
 
 Result<std::unique_ptr<CpuBackend>> CpuBackend::Open(const std::string& dir,

@@ -11,6 +11,7 @@
 #include "engine/checkpoint.h"
 #include "engine/model.h"
 #include "engine/ops.h"
+#include "engine/quant.h"
 
 namespace folio {
 
@@ -43,6 +44,8 @@ class CpuBackend : public Backend {
   Result<std::unique_ptr<CacheState>> DeserializeCache(std::string_view bytes,
                                                        int64_t max_context) override;
   Status SetHiddenObserver(HiddenObserver observer) override;
+  // Weights as held (int8 experts at 1 byte + 4 per row), K/V per token, Mamba state.
+  BackendMemory Memory() const override;
 
   const JambaWeights& weights() const { return weights_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
@@ -55,6 +58,9 @@ class CpuBackend : public Backend {
   JambaWeights weights_;
   const OpTable* ops_;
   HiddenObserver observer_;
+  // With experts_int8: the quantised experts weights_ points into (their heap buffers
+  // stay put when this vector is moved in).
+  std::vector<Int8Matrix> int8_experts_;
 };
 
 }  // namespace folio

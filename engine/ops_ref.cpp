@@ -2,18 +2,38 @@
 // to be right, not fast: reductions accumulate in double so the reference sits closer
 // to the float64 golden outputs than any fast path.
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "engine/ops.h"
 
 namespace folio::ref {
 
+namespace {
+
+// Row n [K] of W as float32. An int8 row is dequantised: q[n, k] * row_scale[n].
+void WeightRow(const TensorView& W, int64_t n, int64_t K, float* row) {
+  if (W.dtype != DType::kI8) {
+    W.ToF32(n * K, K, row);
+    return;
+  }
+  if (!W.row_scale) {  // a kI8 view without scales would silently drop them
+    std::fprintf(stderr, "folio: int8 weight %s has no row scales\n", W.name.c_str());
+    std::abort();
+  }
+  const auto* q = reinterpret_cast<const int8_t*>(W.data) + n * K;
+  for (int64_t k = 0; k < K; ++k) row[k] = static_cast<float>(q[k]) * W.row_scale[n];
+}
+
+}  // namespace
+
 void MatMul(const float* x, int64_t T, int64_t K, const TensorView& W, const TensorView* bias,
             float* y) {
   const int64_t N = W.dim(0);
   std::vector<float> row(static_cast<size_t>(K));
   for (int64_t n = 0; n < N; ++n) {
-    W.ToF32(n * K, K, row.data());
+    WeightRow(W, n, K, row.data());
     const double b = bias ? bias->GetF32(n) : 0.0;
     for (int64_t t = 0; t < T; ++t) {
       double acc = b;
