@@ -1,5 +1,6 @@
-// CUDA backend setup: device check, memory plan, weight upload, caches, snapshots.
-// The graph itself is in cuda_forward.cpp.
+// CUDA backend setup: device check, memory plan, caches, snapshots. The weight upload is in
+// cuda_upload.cpp, the graph in cuda_forward.cpp.
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 
@@ -21,116 +22,16 @@ std::string Gib(uint64_t bytes) {
 }
 
 Status Cuda(cudaError_t e, const std::string& what) {
-  if (e == cudaSuccess) return Status::Ok();
-  return Internal(what + ": " + cudaGetErrorString(e));
+  return CudaStatus(e, what);
 }
-
-// An upload planned before the arena exists: where it goes and how to fill it.
-struct UploadJob {
-  size_t offset;
-  uint64_t bytes;
-  std::function<Status(void* dst, cudaStream_t)> fill;
-  std::function<void(void*)> bind;  // stores the device pointer in the weights struct
-};
-
-// Copies `src` to `dst` on the device as `to` (bf16 or f32), converting on the host in
-// slices when the stored dtype differs (bf16 -> bf16 and f32 -> f32 copy the mapped bytes).
-Status CopyTensor(const TensorView& src, DType to, void* dst) {
-  if (src.dtype == to)
-    return Cuda(cudaMemcpy(dst, src.data, src.nbytes, cudaMemcpyHostToDevice), src.name);
-  constexpr int64_t kSlice = 1 << 20;
-  std::vector<float> f(static_cast<size_t>(std::min<int64_t>(kSlice, src.numel())));
-  std::vector<uint16_t> h(to == DType::kBF16 ? f.size() : 0);
-  for (int64_t b = 0; b < src.numel(); b += kSlice) {
-    const int64_t n = std::min(kSlice, src.numel() - b);
-    src.ToF32(b, n, f.data());
-    if (to == DType::kF32) {
-      FOLIO_RETURN_IF_ERROR(
-          Cuda(cudaMemcpy(static_cast<float*>(dst) + b, f.data(), n * 4, cudaMemcpyHostToDevice),
-               src.name));
-    } else {
-      for (int64_t i = 0; i < n; ++i)
-        h[static_cast<size_t>(i)] = F32ToBf16(f[static_cast<size_t>(i)]);
-      FOLIO_RETURN_IF_ERROR(
-          Cuda(cudaMemcpy(static_cast<uint16_t*>(dst) + b, h.data(), n * 2, cudaMemcpyHostToDevice),
-               src.name));
-    }
-  }
-  return Status::Ok();
-}
-
-class Planner {
- public:
-  Planner(DeviceArena& arena, DType wdtype) : arena_(arena), wdtype_(wdtype) {}
-
-  void Matrix(const TensorView& t, DevMatrix* out) {
-    out->rows = t.dim(0);
-    out->cols = t.numel() / out->rows;
-    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * DTypeSize(wdtype_);
-    const DType to = wdtype_;
-    jobs_.push_back({arena_.Reserve(bytes), bytes,
-                     [&t, to](void* d, cudaStream_t) { return CopyTensor(t, to, d); },
-                     [out](void* p) { out->p = p; }});
-  }
-  void Raw(const TensorView& t, const void** out) {  // weight dtype, untyped pointer
-    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * DTypeSize(wdtype_);
-    const DType to = wdtype_;
-    jobs_.push_back({arena_.Reserve(bytes), bytes,
-                     [&t, to](void* d, cudaStream_t) { return CopyTensor(t, to, d); },
-                     [out](void* p) { *out = p; }});
-  }
-  void F32(const TensorView& t, const float** out) {
-    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * 4;
-    jobs_.push_back({arena_.Reserve(bytes), bytes,
-                     [&t](void* d, cudaStream_t) { return CopyTensor(t, DType::kF32, d); },
-                     [out](void* p) { *out = static_cast<const float*>(p); }});
-  }
-  void F32(const std::vector<float>& v, const float** out) {
-    if (v.empty()) return;
-    const uint64_t bytes = v.size() * 4;
-    jobs_.push_back({arena_.Reserve(bytes), bytes,
-                     [&v](void* d, cudaStream_t) {
-                       return Cuda(cudaMemcpy(d, v.data(), v.size() * 4, cudaMemcpyHostToDevice),
-                                   "mamba parameters");
-                     },
-                     [out](void* p) { *out = static_cast<const float*>(p); }});
-  }
-  void Pointers(std::vector<const void*>* host, const void* const** out) {  // filled after binds
-    const uint64_t bytes = 3 * 64 * sizeof(void*);
-    jobs_.push_back({arena_.Reserve(bytes), bytes,
-                     [host](void* d, cudaStream_t) {
-                       return Cuda(cudaMemcpy(d, host->data(), host->size() * sizeof(void*),
-                                              cudaMemcpyHostToDevice),
-                                   "expert pointers");
-                     },
-                     [out](void* p) { *out = static_cast<const void* const*>(p); }});
-  }
-
-  // Binds every pointer, then fills in order (the pointer tables come after their experts).
-  Status Run(const std::function<void(uint64_t, uint64_t)>& progress) {
-    uint64_t total = 0, done = 0;
-    for (const UploadJob& j : jobs_) total += j.bytes;
-    for (const UploadJob& j : jobs_) j.bind(arena_.At(j.offset));
-    for (auto& fn : late_) fn();
-    for (const UploadJob& j : jobs_) {
-      FOLIO_RETURN_IF_ERROR(j.fill(arena_.At(j.offset), nullptr));
-      done += j.bytes;
-      if (progress) progress(done, total);
-    }
-    // cudaMemcpy from pageable memory may return before its DMA lands, and the backend's
-    // stream does not wait for the default stream: finish every copy here.
-    return Cuda(cudaDeviceSynchronize(), "uploading the weights");
-  }
-  void Late(std::function<void()> fn) { late_.push_back(std::move(fn)); }
-
- private:
-  DeviceArena& arena_;
-  DType wdtype_;
-  std::vector<UploadJob> jobs_;
-  std::vector<std::function<void()>> late_;
-};
 
 }  // namespace
+
+Status CudaStatus(cudaError_t e, const std::string& what) {
+  if (e == cudaSuccess) return Status::Ok();
+  cudaGetLastError();  // clear it so the next call does not report it again
+  return Internal(what + ": " + cudaGetErrorString(e));
+}
 
 Status DeviceArena::Allocate(const char* what) {
   if (base_ || used_ == 0) return Status::Ok();
@@ -145,10 +46,15 @@ Status DeviceArena::Allocate(const char* what) {
 }
 
 std::string CudaMemoryPlan::Describe() const {
-  return "weights " + Gib(weight_bytes) + " + cache " + Gib(cache_bytes) + " + workspace " +
-         Gib(workspace_bytes) + " + headroom " + Gib(kHeadroomBytes) + " = " +
-         Gib(weight_bytes + cache_bytes + workspace_bytes + kHeadroomBytes) +
-         " (GPU: " + Gib(free_bytes) + " free of " + Gib(total_bytes) + ")";
+  std::string budget = "GPU: " + Gib(free_bytes) + " free of " + Gib(total_bytes);
+  if (limit_bytes != free_bytes) budget += "; limit " + Gib(limit_bytes);
+  std::string s = "weights " + Gib(weight_bytes);
+  if (expert_bytes) s += " (experts " + Gib(expert_bytes) + ")";
+  s += " + cache " + Gib(cache_bytes) + " + workspace " + Gib(workspace_bytes) + " + headroom " +
+       Gib(kHeadroomBytes) + " = " +
+       Gib(weight_bytes + cache_bytes + workspace_bytes + kHeadroomBytes) + " (" + budget +
+       "); largest context that fits: " + std::to_string(max_context) + " tokens";
+  return s;
 }
 
 std::string CudaUnavailableReason() {
@@ -158,8 +64,46 @@ std::string CudaUnavailableReason() {
 }
 
 CudaBackendImpl::~CudaBackendImpl() {
+  DropGraphs();
+  if (h_step) cudaFreeHost(h_step);
+  if (h_logits) cudaFreeHost(h_logits);
+  profiler.reset();
   gemm.reset();
   if (stream) cudaStreamDestroy(stream);
+}
+
+uint64_t CudaBackendImpl::KvBytesPerToken() const {
+  const int64_t kvd = config->num_key_value_heads * config->head_dim();
+  uint64_t bytes = 0;
+  for (const DevLayer& l : layers)
+    if (l.plan.mixer == MixerKind::kAttention)
+      bytes += 2 * static_cast<uint64_t>(kvd) * DTypeSize(wdtype);
+  return bytes;
+}
+
+bool CudaBackendImpl::MakePlan(uint64_t free, uint64_t total) {
+  plan.weight_bytes = weights.size();
+  plan.workspace_bytes = workspace.size();
+  plan.cache_bytes = static_cast<uint64_t>(CacheBytes(options.planned_context));
+  plan.free_bytes = free;
+  plan.total_bytes = total;
+  plan.limit_bytes =
+      options.memory_limit_bytes ? std::min<uint64_t>(free, options.memory_limit_bytes) : free;
+  // Largest context: what is left after weights, workspace, headroom and the Mamba state
+  // (CacheBytes(0)), less the K/V buffers' alignment, over the K/V bytes of one token.
+  const uint64_t fixed = plan.weight_bytes + plan.workspace_bytes + kHeadroomBytes;
+  const uint64_t state = static_cast<uint64_t>(CacheBytes(0));
+  const uint64_t slack = 512 * layers.size();
+  const uint64_t per_token = KvBytesPerToken();
+  plan.max_context = 0;
+  if (plan.limit_bytes > fixed + state + slack) {
+    // Without attention layers a context costs no more memory as it grows: the model's own
+    // limit is the largest.
+    plan.max_context =
+        per_token ? static_cast<int64_t>((plan.limit_bytes - fixed - state - slack) / per_token)
+                  : config->max_position_embeddings;
+  }
+  return fixed + plan.cache_bytes <= plan.limit_bytes;
 }
 
 int64_t CudaBackendImpl::CacheBytes(int64_t context) const {
@@ -175,97 +119,6 @@ int64_t CudaBackendImpl::CacheBytes(int64_t context) const {
     }
   }
   return bytes;
-}
-
-Status CudaBackendImpl::Upload(const JambaWeights& w) {
-  const ModelConfig& c = *config;
-  Planner pl(weights, wdtype);
-  pl.Matrix(w.embed, &embed);
-  pl.Matrix(w.lm_head, &lm_head);
-  pl.F32(w.final_norm, &final_norm);
-  layers.resize(w.layers.size());
-  for (size_t i = 0; i < w.layers.size(); ++i) {
-    const LayerWeights& lw = w.layers[i];
-    DevLayer& dl = layers[i];
-    dl.plan = lw.plan;
-    pl.F32(lw.input_norm, &dl.input_norm);
-    pl.F32(lw.pre_ff_norm, &dl.pre_ff_norm);
-    if (lw.plan.mixer == MixerKind::kMamba) {
-      const MambaWeights& m = lw.mamba;
-      if (m.in_proj_bias.data || m.out_proj_bias.data)
-        return Unsupported(
-            "the CUDA backend does not run mamba_proj_bias = true checkpoints yet; use --device "
-            "cpu");
-      pl.Matrix(m.in_proj, &dl.mamba.in_proj);
-      pl.Matrix(m.x_proj, &dl.mamba.x_proj);
-      pl.Matrix(m.dt_proj, &dl.mamba.dt_proj);
-      pl.Matrix(m.out_proj, &dl.mamba.out_proj);
-      pl.F32(m.dt_proj_bias, &dl.mamba.dt_bias);
-      pl.F32(m.dt_norm, &dl.mamba.dt_norm);
-      pl.F32(m.b_norm, &dl.mamba.b_norm);
-      pl.F32(m.c_norm, &dl.mamba.c_norm);
-      pl.F32(m.A, &dl.mamba.A);
-      pl.F32(m.conv_w, &dl.mamba.conv_w);
-      pl.F32(m.conv_b, &dl.mamba.conv_b);
-      pl.F32(m.D, &dl.mamba.D);
-    } else {
-      pl.Matrix(lw.attn.q, &dl.attn.q);
-      pl.Matrix(lw.attn.k, &dl.attn.k);
-      pl.Matrix(lw.attn.v, &dl.attn.v);
-      pl.Matrix(lw.attn.o, &dl.attn.o);
-    }
-    if (lw.plan.mlp == MlpKind::kMoE) {
-      kernels::MoeWeights& mw = dl.moe;
-      const int64_t E = static_cast<int64_t>(lw.moe.experts.size());
-      if (E > 64) return Unsupported("the CUDA backend runs at most 64 experts per layer");
-      mw.n_experts = E;
-      mw.hidden = c.hidden_size;
-      mw.intermediate = c.intermediate_size;
-      mw.dtype = wdtype;
-      mw.gate.assign(static_cast<size_t>(E), nullptr);
-      mw.up.assign(static_cast<size_t>(E), nullptr);
-      mw.down.assign(static_cast<size_t>(E), nullptr);
-      pl.Raw(lw.moe.router, &mw.router);
-      for (int64_t e = 0; e < E; ++e) {
-        const MlpWeights& ew = lw.moe.experts[static_cast<size_t>(e)];
-        pl.Raw(ew.gate, &mw.gate[static_cast<size_t>(e)]);
-        pl.Raw(ew.up, &mw.up[static_cast<size_t>(e)]);
-        pl.Raw(ew.down, &mw.down[static_cast<size_t>(e)]);
-      }
-      // [gate..., up..., down...] for the GEMV path, assembled once the experts are bound.
-      auto table = std::make_shared<std::vector<const void*>>();
-      pl.Late([table, &mw] {
-        table->assign(mw.gate.begin(), mw.gate.end());
-        table->insert(table->end(), mw.up.begin(), mw.up.end());
-        table->insert(table->end(), mw.down.begin(), mw.down.end());
-      });
-      tables_.push_back(table);
-      pl.Pointers(table.get(), &mw.device_ptrs);
-    } else {
-      pl.Matrix(lw.mlp.gate, &dl.mlp.gate);
-      pl.Matrix(lw.mlp.up, &dl.mlp.up);
-      pl.Matrix(lw.mlp.down, &dl.mlp.down);
-    }
-  }
-  // The plan: everything is sized now, nothing allocated yet.
-  plan.weight_bytes = weights.size();
-  plan.cache_bytes = static_cast<uint64_t>(CacheBytes(options.planned_context));
-  plan.workspace_bytes = PlanWorkspace(false);
-  size_t free_b = 0, total_b = 0;
-  if (!kernels::CudaMemInfo(&free_b, &total_b))
-    return Internal("could not read the GPU's free memory");
-  plan.free_bytes = free_b;
-  plan.total_bytes = total_b;
-  const uint64_t need =
-      plan.weight_bytes + plan.cache_bytes + plan.workspace_bytes + kHeadroomBytes;
-  if (need > free_b)
-    return ResourceExhausted(
-        "the model does not fit on the GPU for a " + std::to_string(options.planned_context) +
-        "-token context: " + plan.Describe() + "; use --device cpu or a shorter context");
-  FOLIO_RETURN_IF_ERROR(weights.Allocate("the weights"));
-  FOLIO_RETURN_IF_ERROR(workspace.Allocate("the workspace"));
-  PlanWorkspace(true);
-  return pl.Run(options.progress);
 }
 
 Result<std::unique_ptr<CudaCache>> CudaBackendImpl::MakeCache(int64_t max_context) {
@@ -322,14 +175,22 @@ void CudaBackend::ForcePaths(int moe_path, int attention_path) {
   impl_->force_attention = attention_path;
 }
 
-Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(
-    std::shared_ptr<const Checkpoint> checkpoint, const CudaBackendOptions& options) {
-  if (!checkpoint) return InvalidArgument("no checkpoint given to the CUDA backend");
-  const std::string why = CudaUnavailableReason();
-  if (!why.empty()) return Unsupported(why);
+namespace {
+
+Status CheckOptions(const CudaBackendOptions& options) {
   if (options.chunk < 1 || options.planned_context < 0)
     return InvalidArgument("CUDA backend: chunk must be positive and planned_context not negative");
-  FOLIO_ASSIGN_OR_RETURN(JambaWeights w, JambaWeights::Bind(*checkpoint));
+  if (options.experts_int8 && options.f32_weights)
+    return InvalidArgument(
+        "int8 experts need bf16 weights: use --experts-int8 without float32 weights");
+  return Status::Ok();
+}
+
+// An impl with its weights and workspace planned (sized, nothing allocated, no device
+// call). `w` must outlive the upload (its jobs point into it).
+Result<std::unique_ptr<CudaBackendImpl>> PlanImpl(std::shared_ptr<const Checkpoint> checkpoint,
+                                                  const CudaBackendOptions& options,
+                                                  const JambaWeights& w) {
   auto impl = std::make_unique<CudaBackendImpl>();
   impl->checkpoint = std::move(checkpoint);
   impl->config = &impl->checkpoint->config();
@@ -337,12 +198,68 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(
   if (impl->options.planned_context == 0)
     impl->options.planned_context = impl->config->max_position_embeddings;
   impl->wdtype = options.f32_weights ? DType::kF32 : DType::kBF16;
+  FOLIO_RETURN_IF_ERROR(impl->PlanWeights(w));
+  const size_t ws = impl->PlanWorkspace(false);
+  // int8 experts are staged in the workspace before it is first used: it must hold one.
+  if (impl->staging_bytes > ws) impl->workspace.Reserve(impl->staging_bytes - ws);
+  return impl;
+}
+
+}  // namespace
+
+Result<CudaMemoryPlan> CudaBackend::PlanFor(std::shared_ptr<const Checkpoint> checkpoint,
+                                            const CudaBackendOptions& options,
+                                            uint64_t device_free_bytes) {
+  if (!checkpoint) return InvalidArgument("no checkpoint given to the CUDA backend");
+  FOLIO_RETURN_IF_ERROR(CheckOptions(options));
+  FOLIO_ASSIGN_OR_RETURN(JambaWeights w, JambaWeights::Bind(*checkpoint));
+  FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CudaBackendImpl> impl,
+                         PlanImpl(std::move(checkpoint), options, w));
+  impl->MakePlan(device_free_bytes, device_free_bytes);
+  return impl->plan;
+}
+
+Result<std::unique_ptr<CudaBackend>> CudaBackend::Create(
+    std::shared_ptr<const Checkpoint> checkpoint, const CudaBackendOptions& options) {
+  if (!checkpoint) return InvalidArgument("no checkpoint given to the CUDA backend");
+  FOLIO_RETURN_IF_ERROR(CheckOptions(options));
+  const std::string why = CudaUnavailableReason();
+  if (!why.empty()) return Unsupported(why);
+  FOLIO_RETURN_IF_ERROR(checkpoint->CheckIntact());
+  FOLIO_ASSIGN_OR_RETURN(JambaWeights w, JambaWeights::Bind(*checkpoint));
+  FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CudaBackendImpl> impl,
+                         PlanImpl(std::move(checkpoint), options, w));
+  size_t free_b = 0, total_b = 0;
+  if (!kernels::CudaMemInfo(&free_b, &total_b))
+    return Internal("could not read the GPU's free memory");
+  if (!impl->MakePlan(free_b, total_b))
+    return ResourceExhausted("the model does not fit on the GPU for a " +
+                             std::to_string(impl->options.planned_context) +
+                             "-token context: " + impl->plan.Describe() +
+                             "; use --device cpu, a shorter context or --experts-int8");
   FOLIO_RETURN_IF_ERROR(
       Cuda(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking), "creating a stream"));
   FOLIO_ASSIGN_OR_RETURN(impl->gemm, kernels::GemmRunner::Create(impl->stream));
-  FOLIO_RETURN_IF_ERROR(impl->checkpoint->CheckIntact());
-  FOLIO_RETURN_IF_ERROR(impl->Upload(w));
+  impl->sm_count = kernels::CudaSmCount();
+  FOLIO_RETURN_IF_ERROR(impl->weights.Allocate("the weights"));
+  FOLIO_RETURN_IF_ERROR(impl->workspace.Allocate("the workspace"));
+  impl->PlanWorkspace(true);
+  FOLIO_RETURN_IF_ERROR(impl->RunUploads());
   return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(impl)));
+}
+
+BackendMemory CudaBackend::Memory() const {
+  const CudaBackendImpl& b = *impl_;
+  BackendMemory m;
+  m.weight_bytes = b.plan.weight_bytes;
+  m.workspace_bytes = b.plan.workspace_bytes;
+  m.cache_bytes_per_token = b.KvBytesPerToken();
+  m.cache_fixed_bytes = static_cast<uint64_t>(b.CacheBytes(0));
+  m.limit_bytes = b.plan.limit_bytes;
+  m.max_context = b.plan.max_context;
+  size_t free_b = 0, total_b = 0;
+  if (kernels::CudaMemInfo(&free_b, &total_b)) m.in_use_bytes = total_b - free_b;
+  return m;
 }
 
 Result<std::unique_ptr<CudaBackend>> CudaBackend::Open(const std::string& dir,
@@ -353,6 +270,16 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Open(const std::string& dir,
 
 Result<std::unique_ptr<CacheState>> CudaBackend::NewCache(int64_t max_context) {
   if (max_context <= 0) return InvalidArgument("max_context must be positive");
+  const CudaMemoryPlan& p = impl_->plan;
+  const uint64_t bytes = static_cast<uint64_t>(impl_->CacheBytes(max_context));
+  // Under --memory-limit the budget holds for caches too (the GPU itself may have more).
+  if (impl_->options.memory_limit_bytes &&
+      p.weight_bytes + p.workspace_bytes + kHeadroomBytes + bytes > p.limit_bytes)
+    return ResourceExhausted("a cache of " + std::to_string(max_context) + " tokens (" +
+                             Gib(bytes) + ") does not fit the memory limit of " +
+                             Gib(p.limit_bytes) + " beside weights " + Gib(p.weight_bytes) +
+                             " and workspace " + Gib(p.workspace_bytes) + "; at most " +
+                             std::to_string(p.max_context) + " tokens fit");
   FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CudaCache> cache, impl_->MakeCache(max_context));
   cache->owner = this;
   return std::unique_ptr<CacheState>(std::move(cache));

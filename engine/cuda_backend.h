@@ -4,6 +4,9 @@
 // float32, the K/V cache is bf16 (float32 with float32 weights). Device memory is planned
 // before anything is allocated: if weights + one cache of the planned context + workspace
 // do not fit, Create fails with the sizes and nothing stays allocated on the GPU.
+// Synthetic checkpoints (engine/synthetic.h) have their large tensors filled on the GPU;
+// expert weights may be kept as int8 (experts_int8); one-token decode steps replay a
+// captured CUDA graph (cuda_graphs).
 //
 // Plain C++ header: no CUDA types. Built only when FOLIO_HAVE_CUDA (folio_cuda_backend).
 #pragma once
@@ -59,6 +62,13 @@ class CudaBackend : public Backend {
                                                      const CudaBackendOptions& options = {});
   static Result<std::unique_ptr<CudaBackend>> Open(const std::string& dir,
                                                    const CudaBackendOptions& options = {});
+  // The memory plan Create would make, without touching a device (bench and tests: what
+  // fits where): `device_free_bytes` stands in for the GPU's free (and total) memory;
+  // options.memory_limit_bytes still applies. Whether it fits: weight + cache + workspace
+  // bytes and the headroom within limit_bytes, i.e. max_context >= planned_context.
+  static Result<CudaMemoryPlan> PlanFor(std::shared_ptr<const Checkpoint> checkpoint,
+                                        const CudaBackendOptions& options,
+                                        uint64_t device_free_bytes);
   ~CudaBackend() override;
 
   std::string name() const override { return "cuda"; }
@@ -69,6 +79,10 @@ class CudaBackend : public Backend {
   Result<std::unique_ptr<CacheState>> Snapshot(const CacheState& cache) override;
   Status Restore(const CacheState& snapshot, CacheState& cache) override;
   Status SetHiddenObserver(HiddenObserver observer) override;
+  // Profiling runs every Forward eagerly (no CUDA graph) with events between the parts.
+  Status SetProfiling(bool on) override;
+  ForwardProfile TakeProfile() override;
+  BackendMemory Memory() const override;
 
   const CudaMemoryPlan& plan() const;
   // Test hook: force the MoE path (0 = by T, 1 = grouped GEMMs, 2 = GEMV) and the attention

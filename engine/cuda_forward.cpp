@@ -5,6 +5,10 @@
 // The residual adds are fused into the last GEMM of each block (beta = 1). With bf16
 // weights every GEMM input is converted to bf16 first (fused into the norms and SwiGLU
 // where they produce it); outputs and everything between GEMMs stay float32.
+// With profiling on, Mark() records an event after each part (cuda_profile.cpp); the
+// one-token step can also be captured into a CUDA graph (cuda_decode_graph.cpp), which
+// runs this same code with the position read from the device (d_pos).
+#include <chrono>
 #include <cmath>
 
 #include "engine/cuda_backend.h"
@@ -19,20 +23,25 @@ namespace folio {
 namespace {
 
 Status Cuda(cudaError_t e, const std::string& what) {
-  if (e == cudaSuccess) return Status::Ok();
-  return Internal(what + ": " + cudaGetErrorString(e));
+  return CudaStatus(e, what);
 }
 
 constexpr int64_t kSplitKMaxT = 16;  // below this many queries the split-K kernel is used
 constexpr int64_t kMoeGemvMaxT = 4;  // up to this many tokens the MoE GEMV path is used
 
-// The graph of one sub-batch: T tokens at positions past .. past + T - 1.
+// The graph of one sub-batch: T tokens at positions past .. past + T - 1 (or, while a
+// decode step is captured, at the position *d_pos on the device).
 struct Graph {
   CudaBackendImpl& b;
   CudaCache& cache;
   int64_t T, past;
+  const int32_t* d_pos = nullptr;
+  int64_t layer = -1;  // for the profile
   const ModelConfig& c = *b.config;
   bool bf16 = b.wdtype == DType::kBF16;
+
+  // The span since the previous mark belongs to `part` (no-op unless profiling).
+  Status Mark(ProfilePart part) const { return b.Mark(part, layer); }
 
   Status Gemm(const void* x, int64_t ldx, const DevMatrix& W, float* y, int64_t ldy,
               bool accumulate, int64_t M = -1) const {
@@ -93,6 +102,7 @@ struct Graph {
     const int64_t P = R + 2 * N;
     auto& wk = b.work;
     FOLIO_RETURN_IF_ERROR(Gemm(NormedInput(), H, w.in_proj, wk.xz, 2 * Dn, false));
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kDenseGemm));
     kernels::CausalConv1dParams cp;
     cp.T = T;
     cp.channels = Dn;
@@ -107,14 +117,19 @@ struct Graph {
     cp.silu = true;
     FOLIO_RETURN_IF_ERROR(T == 1 ? kernels::CausalConv1dStep(cp, b.stream)
                                  : kernels::CausalConv1d(cp, b.stream));
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kMamba));
     FOLIO_ASSIGN_OR_RETURN(const void* xc_in, LowP(wk.xc, Dn));
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kOther));
     FOLIO_RETURN_IF_ERROR(Gemm(xc_in, Dn, w.x_proj, wk.p, P, false));
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kDenseGemm));
     uint16_t* dt_bf16 = bf16 ? static_cast<uint16_t*>(wk.lowp) : nullptr;
     FOLIO_RETURN_IF_ERROR(InnerNorm(wk.p, R, w.dt_norm, dt_bf16));
     FOLIO_RETURN_IF_ERROR(InnerNorm(wk.p + R, N, w.b_norm, nullptr));
     FOLIO_RETURN_IF_ERROR(InnerNorm(wk.p + R + N, N, w.c_norm, nullptr));
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kMamba));
     FOLIO_RETURN_IF_ERROR(bf16 ? Gemm(wk.lowp, R, w.dt_proj, wk.dt, Dn, false)
                                : Gemm(wk.p, P, w.dt_proj, wk.dt, Dn, false));
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kDenseGemm));
     kernels::SelectiveScanParams sp;
     sp.T = T;
     sp.d_inner = Dn;
@@ -137,17 +152,30 @@ struct Graph {
     sp.y_stride = Dn;
     FOLIO_RETURN_IF_ERROR(T == 1 ? kernels::SelectiveStateUpdate(sp, b.stream)
                                  : kernels::SelectiveScan(sp, b.stream));
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kMamba));
     FOLIO_ASSIGN_OR_RETURN(const void* y_in, LowP(wk.y, Dn));
-    return Gemm(y_in, Dn, w.out_proj, wk.x, H, true);
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kOther));
+    FOLIO_RETURN_IF_ERROR(Gemm(y_in, Dn, w.out_proj, wk.x, H, true));
+    return Mark(ProfilePart::kDenseGemm);
   }
 
-  // Appends this batch's K or V rows to the cache (bf16 caches go through a float32 tmp).
+  // Appends this batch's K or V rows to the cache (bf16 caches go through a float32 tmp;
+  // a captured step always does, and appends at the device-side position).
   Status AppendKv(const DevMatrix& W, void* cache_base, int64_t kvd) const {
     const size_t es = DTypeSize(b.wdtype);
     void* dst = static_cast<char*>(cache_base) + es * static_cast<size_t>(past * kvd);
-    if (!bf16) return Gemm(NormedInput(), c.hidden_size, W, static_cast<float*>(dst), kvd, false);
+    if (!bf16 && !d_pos) {
+      FOLIO_RETURN_IF_ERROR(
+          Gemm(NormedInput(), c.hidden_size, W, static_cast<float*>(dst), kvd, false));
+      return Mark(ProfilePart::kDenseGemm);
+    }
     FOLIO_RETURN_IF_ERROR(Gemm(NormedInput(), c.hidden_size, W, b.work.kv, kvd, false));
-    return kernels::ConvertF32ToBf16(b.work.kv, static_cast<uint16_t*>(dst), T * kvd, b.stream);
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kDenseGemm));
+    FOLIO_RETURN_IF_ERROR(
+        d_pos
+            ? kernels::AppendKvRows(b.work.kv, T, kvd, cache_base, b.wdtype, d_pos, 0, b.stream)
+            : kernels::ConvertF32ToBf16(b.work.kv, static_cast<uint16_t*>(dst), T * kvd, b.stream));
+    return Mark(ProfilePart::kAttention);
   }
 
   Status Attention(const DevAttention& w, CudaCache::Layer& lc) const {
@@ -155,6 +183,7 @@ struct Graph {
     const int64_t qd = c.num_attention_heads * hd, kvd = c.num_key_value_heads * hd;
     auto& wk = b.work;
     FOLIO_RETURN_IF_ERROR(Gemm(NormedInput(), H, w.q, wk.q, qd, false));
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kDenseGemm));
     FOLIO_RETURN_IF_ERROR(AppendKv(w.k, lc.k, kvd));  // lowp (the normed input) survives:
     FOLIO_RETURN_IF_ERROR(AppendKv(w.v, lc.v, kvd));  // conversions write the cache, not lowp
     kernels::AttentionParams ap;
@@ -169,11 +198,25 @@ struct Graph {
     ap.kv_dtype = b.wdtype;
     ap.out = wk.o;
     kernels::SetContiguousStrides(&ap);
-    const bool split = b.force_attention == 2 || (b.force_attention == 0 && T < kSplitKMaxT);
-    FOLIO_RETURN_IF_ERROR(split ? kernels::AttentionSplitK(ap, wk.attn, wk.attn_bytes, 0, b.stream)
-                                : kernels::AttentionPrefill(ap, b.stream));
+    int n_splits = 0;  // eager: the kernel's heuristic for this past
+    if (d_pos) {
+      // Captured: one graph serves every position up to the cache's end, so the host sees
+      // the largest past and the split count is fixed for it; the kernel reads *d_pos.
+      ap.past = cache.max_ctx - T;
+      ap.max_past = ap.past;
+      ap.d_past = d_pos;
+      n_splits = kernels::AttentionSplitKChooseSplits(ap, b.sm_count);
+    }
+    const bool split =
+        d_pos || b.force_attention == 2 || (b.force_attention == 0 && T < kSplitKMaxT);
+    FOLIO_RETURN_IF_ERROR(
+        split ? kernels::AttentionSplitK(ap, wk.attn, wk.attn_bytes, n_splits, b.stream)
+              : kernels::AttentionPrefill(ap, b.stream));
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kAttention));
     FOLIO_ASSIGN_OR_RETURN(const void* o_in, LowP(wk.o, qd));
-    return Gemm(o_in, qd, w.o, wk.x, H, true);
+    FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kOther));
+    FOLIO_RETURN_IF_ERROR(Gemm(o_in, qd, w.o, wk.x, H, true));
+    return Mark(ProfilePart::kDenseGemm);
   }
 
   Status Mlp(const DevMlp& w) const {
@@ -193,7 +236,9 @@ struct Graph {
       sp.out = wk.g;
     }
     FOLIO_RETURN_IF_ERROR(kernels::SwiGLU(sp, b.stream));
-    return Gemm(bf16 ? wk.lowp : static_cast<const void*>(wk.g), I, w.down, wk.x, H, true);
+    FOLIO_RETURN_IF_ERROR(
+        Gemm(bf16 ? wk.lowp : static_cast<const void*>(wk.g), I, w.down, wk.x, H, true));
+    return Mark(ProfilePart::kDenseGemm);
   }
 
   Status MoE(const kernels::MoeWeights& w) const {
@@ -207,9 +252,11 @@ struct Graph {
     p.accumulate = true;
     p.workspace = b.work.moe;
     p.workspace_bytes = b.work.moe_bytes;
-    const bool gemv = b.force_moe == 2 || (b.force_moe == 0 && T <= kMoeGemvMaxT);
-    return gemv ? kernels::MoeForwardGemv(p, w, *b.gemm)
-                : kernels::MoeForwardGrouped(p, w, *b.gemm);
+    // A captured step must not sync with the host: the GEMV path picks experts on the device.
+    const bool gemv = d_pos || b.force_moe == 2 || (b.force_moe == 0 && T <= kMoeGemvMaxT);
+    FOLIO_RETURN_IF_ERROR(gemv ? kernels::MoeForwardGemv(p, w, *b.gemm)
+                               : kernels::MoeForwardGrouped(p, w, *b.gemm));
+    return Mark(ProfilePart::kMoE);
   }
 };
 
@@ -227,6 +274,7 @@ size_t CudaBackendImpl::PlanWorkspace(bool bind) {
   mw.hidden = H;
   mw.intermediate = I;
   mw.dtype = wdtype;
+  mw.int8 = options.experts_int8;
   const size_t moe_bytes =
       kernels::MoeWorkspaceBytes(C, mw, std::min(c.num_experts_per_tok, mw.n_experts));
   kernels::AttentionParams ap;
@@ -246,6 +294,7 @@ size_t CudaBackendImpl::PlanWorkspace(bool bind) {
   auto f32 = [&](int64_t n) { return static_cast<float*>(take(static_cast<size_t>(n) * 4)); };
   Work w{};
   w.ids = static_cast<int32_t*>(take(static_cast<size_t>(C) * 4));
+  w.step = static_cast<int32_t*>(take(2 * 4));
   w.x = f32(C * H);
   w.xn = f32(C * H);
   w.xz = f32(C * 2 * Dn);
@@ -258,7 +307,7 @@ size_t CudaBackendImpl::PlanWorkspace(bool bind) {
   w.o = f32(C * qd);
   w.g = f32(C * I);
   w.u = f32(C * I);
-  w.logits = f32(C * V);
+  w.logits = f32(std::min(C, kLogitsRows) * V);
   w.lowp = take(static_cast<size_t>(C * widest) * DTypeSize(wdtype));
   w.moe = take(moe_bytes);
   w.moe_bytes = moe_bytes;
@@ -279,47 +328,84 @@ Status CudaBackendImpl::Observe(int64_t layer, const float* dev_x, int64_t T, in
   return Status::Ok();
 }
 
-Status CudaBackendImpl::ForwardChunk(const int64_t* ids, int64_t T, CudaCache& cache,
-                                     float* logits_all, bool want_last, float* logits_last) {
+Status CudaBackendImpl::RunLayers(const int32_t* d_ids, int64_t T, CudaCache& cache,
+                                  const int32_t* d_pos) {
   const ModelConfig& c = *config;
   const int64_t H = c.hidden_size, V = c.vocab_size, L = static_cast<int64_t>(layers.size());
+  FOLIO_RETURN_IF_ERROR(kernels::EmbeddingGather(embed.p, wdtype, V, H, d_ids, T, work.x, stream));
+  FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kEmbedding, -1));
+  FOLIO_RETURN_IF_ERROR(Observe(-1, work.x, T, H));
+  Graph g{*this, cache, T, cache.pos, d_pos};
+  for (int64_t i = 0; i < L; ++i) {
+    DevLayer& l = layers[static_cast<size_t>(i)];
+    CudaCache::Layer& lc = cache.layers[static_cast<size_t>(i)];
+    g.layer = i;
+    FOLIO_RETURN_IF_ERROR(g.Norm(l.input_norm));
+    FOLIO_RETURN_IF_ERROR(g.Mark(ProfilePart::kNorms));
+    FOLIO_RETURN_IF_ERROR(l.plan.mixer == MixerKind::kMamba ? g.Mamba(l.mamba, lc)
+                                                            : g.Attention(l.attn, lc));
+    FOLIO_RETURN_IF_ERROR(g.Norm(l.pre_ff_norm));
+    FOLIO_RETURN_IF_ERROR(g.Mark(ProfilePart::kNorms));
+    FOLIO_RETURN_IF_ERROR(l.plan.mlp == MlpKind::kMoE ? g.MoE(l.moe) : g.Mlp(l.mlp));
+    FOLIO_RETURN_IF_ERROR(Observe(i, work.x, T, H));
+  }
+  g.layer = -1;
+  FOLIO_RETURN_IF_ERROR(g.Norm(final_norm));
+  FOLIO_RETURN_IF_ERROR(g.Mark(ProfilePart::kNorms));
+  return Observe(L, work.xn, T, H);
+}
+
+Status CudaBackendImpl::LastLogits(int64_t T) {
+  const int64_t H = config->hidden_size;
+  const bool bf16 = wdtype == DType::kBF16;
+  const void* normed = bf16 ? work.lowp : static_cast<const void*>(work.xn);  // as Graph's
+  kernels::GemmArgs a;
+  a.M = 1;
+  a.N = lm_head.rows;
+  a.K = lm_head.cols;
+  a.dtype = wdtype;
+  a.x = static_cast<const char*>(normed) + DTypeSize(wdtype) * static_cast<size_t>((T - 1) * H);
+  a.ldx = H;
+  a.W = lm_head.p;
+  a.y = work.logits;
+  a.ldy = config->vocab_size;
+  return gemm->Run(a);
+}
+
+Status CudaBackendImpl::ForwardChunk(const int64_t* ids, int64_t T, CudaCache& cache,
+                                     float* logits_all, bool want_last, float* logits_last) {
+  const int64_t H = config->hidden_size, V = config->vocab_size;
+  if (profiler) FOLIO_RETURN_IF_ERROR(profiler->Start(stream));
   std::vector<int32_t> ids32(ids, ids + T);
   FOLIO_RETURN_IF_ERROR(Cuda(
       cudaMemcpyAsync(work.ids, ids32.data(), ids32.size() * 4, cudaMemcpyHostToDevice, stream),
       "uploading token ids"));
-  FOLIO_RETURN_IF_ERROR(
-      kernels::EmbeddingGather(embed.p, wdtype, V, H, work.ids, T, work.x, stream));
-  FOLIO_RETURN_IF_ERROR(Observe(-1, work.x, T, H));
-  Graph g{*this, cache, T, cache.pos};
-  for (int64_t i = 0; i < L; ++i) {
-    DevLayer& l = layers[static_cast<size_t>(i)];
-    CudaCache::Layer& lc = cache.layers[static_cast<size_t>(i)];
-    FOLIO_RETURN_IF_ERROR(g.Norm(l.input_norm));
-    FOLIO_RETURN_IF_ERROR(l.plan.mixer == MixerKind::kMamba ? g.Mamba(l.mamba, lc)
-                                                            : g.Attention(l.attn, lc));
-    FOLIO_RETURN_IF_ERROR(g.Norm(l.pre_ff_norm));
-    FOLIO_RETURN_IF_ERROR(l.plan.mlp == MlpKind::kMoE ? g.MoE(l.moe) : g.Mlp(l.mlp));
-    FOLIO_RETURN_IF_ERROR(Observe(i, work.x, T, H));
-  }
-  FOLIO_RETURN_IF_ERROR(g.Norm(final_norm));
-  FOLIO_RETURN_IF_ERROR(Observe(L, work.xn, T, H));
-  const size_t es = DTypeSize(wdtype);
+  FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kOther, -1));
+  FOLIO_RETURN_IF_ERROR(RunLayers(work.ids, T, cache, nullptr));
   if (logits_all) {
-    FOLIO_RETURN_IF_ERROR(g.Gemm(g.NormedInput(), H, lm_head, work.logits, V, false));
-    FOLIO_RETURN_IF_ERROR(
-        Cuda(cudaMemcpyAsync(logits_all, work.logits, static_cast<size_t>(T * V) * 4,
-                             cudaMemcpyDeviceToHost, stream),
-             "reading logits"));
+    // kLogitsRows rows at a time through the small logits buffer (copies to pageable
+    // memory return when done, so the buffer is free again for the next rows).
+    Graph g{*this, cache, T, cache.pos};
+    const size_t es = DTypeSize(wdtype);
+    for (int64_t r = 0; r < T; r += kLogitsRows) {
+      const int64_t rows = std::min(kLogitsRows, T - r);
+      const void* in = static_cast<const char*>(g.NormedInput()) + es * static_cast<size_t>(r * H);
+      FOLIO_RETURN_IF_ERROR(g.Gemm(in, H, lm_head, work.logits, V, false, rows));
+      FOLIO_RETURN_IF_ERROR(
+          Cuda(cudaMemcpyAsync(logits_all + r * V, work.logits, static_cast<size_t>(rows * V) * 4,
+                               cudaMemcpyDeviceToHost, stream),
+               "reading logits"));
+    }
   } else if (want_last) {
-    const void* last =
-        static_cast<const char*>(g.NormedInput()) + es * static_cast<size_t>((T - 1) * H);
-    FOLIO_RETURN_IF_ERROR(g.Gemm(last, H, lm_head, work.logits, V, false, 1));
+    FOLIO_RETURN_IF_ERROR(LastLogits(T));
     FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(logits_last, work.logits, static_cast<size_t>(V) * 4,
                                                cudaMemcpyDeviceToHost, stream),
                                "reading logits"));
   }
+  FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kLmHead, -1));
   FOLIO_RETURN_IF_ERROR(Cuda(cudaStreamSynchronize(stream), "running the model on the GPU"));
   cache.pos += T;
+  if (profiler) FOLIO_RETURN_IF_ERROR(profiler->Resolve(&profiler->profile));
   return Status::Ok();
 }
 
@@ -341,13 +427,28 @@ Status CudaBackend::Forward(const int64_t* ids, int64_t T, CacheState& state,
   if (out.mode != LogitsMode::kNone && !out.logits) return InvalidArgument("no logits buffer");
   FOLIO_RETURN_IF_ERROR(impl_->checkpoint->CheckIntact());
   std::lock_guard<std::mutex> lock(impl_->mu);
-  const int64_t C = impl_->options.chunk, V = c.vocab_size;
+  const auto t0 = std::chrono::steady_clock::now();
+  CudaBackendImpl& b = *impl_;
+  if (T == 1 && b.options.cuda_graphs && !b.observer && !b.profiler && !b.graphs_failed) {
+    bool ran = false;
+    FOLIO_RETURN_IF_ERROR(b.DecodeWithGraph(
+        ids[0], *cache, out.mode == LogitsMode::kNone ? nullptr : out.logits, &ran));
+    if (ran) return Status::Ok();
+  }
+  const int64_t C = b.options.chunk, V = c.vocab_size;
   for (int64_t off = 0; off < T; off += C) {
     const int64_t n = std::min(C, T - off);
     const bool last_chunk = off + n == T;
     float* all = out.mode == LogitsMode::kAll ? out.logits + off * V : nullptr;
-    FOLIO_RETURN_IF_ERROR(impl_->ForwardChunk(
-        ids + off, n, *cache, all, last_chunk && out.mode == LogitsMode::kLast, out.logits));
+    FOLIO_RETURN_IF_ERROR(b.ForwardChunk(ids + off, n, *cache, all,
+                                         last_chunk && out.mode == LogitsMode::kLast, out.logits));
+  }
+  if (b.profiler) {
+    ForwardProfile& p = b.profiler->profile;
+    p.forwards += 1;
+    p.tokens += T;
+    p.total_ms +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
   return Status::Ok();
 }

@@ -16,6 +16,7 @@ namespace {
 struct Module {
   FolioCudaUnavailableFn unavailable = nullptr;
   FolioCudaOpenFn open = nullptr;
+  FolioCudaOpenCheckpointFn open_checkpoint = nullptr;
   std::string error;  // why it did not load
 };
 
@@ -51,7 +52,10 @@ Module Load() {
   m.unavailable =
       reinterpret_cast<FolioCudaUnavailableFn>(dlsym(h, "folio_cuda_unavailable_reason"));
   m.open = reinterpret_cast<FolioCudaOpenFn>(dlsym(h, "folio_cuda_open"));
-  if (!m.unavailable || !m.open) m.error = std::string(kCudaModuleName) + " lacks its entry points";
+  m.open_checkpoint =
+      reinterpret_cast<FolioCudaOpenCheckpointFn>(dlsym(h, "folio_cuda_open_checkpoint"));
+  if (!m.unavailable || !m.open || !m.open_checkpoint)
+    m.error = std::string(kCudaModuleName) + " lacks its entry points";
   return m;
 }
 
@@ -77,6 +81,18 @@ Result<std::unique_ptr<Backend>> OpenCudaBackend(const std::string& dir,
   Backend* raw = nullptr;
   Status st;
   if (GetModule().open(dir.c_str(), &options, &raw, &st) != 0) return st;
+  return std::unique_ptr<Backend>(raw);
+}
+
+Result<std::unique_ptr<Backend>> OpenCudaBackendFor(std::shared_ptr<const Checkpoint> checkpoint,
+                                                    const CudaBackendOptions& options) {
+  if (!checkpoint) return InvalidArgument("no checkpoint given to the CUDA backend");
+  const std::string why = CudaUnavailable();
+  if (!why.empty()) return Unsupported(why);
+  Backend* raw = nullptr;
+  Status st;
+  // The module keeps its own reference for as long as the backend lives.
+  if (GetModule().open_checkpoint(&checkpoint, &options, &raw, &st) != 0) return st;
   return std::unique_ptr<Backend>(raw);
 }
 

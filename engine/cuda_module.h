@@ -1,9 +1,10 @@
 // The boundary between the engine and the separately loaded CUDA module
-// (libfolio_cuda.so): three C entry points, looked up with dlsym. Both sides are built
+// (libfolio_cuda.so): four C entry points, looked up with dlsym. Both sides are built
 // from this tree with the same compiler, so C++ types may cross; kCudaModuleAbi and the
 // options' size guard against a module from another build.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "engine/backend.h"
@@ -11,7 +12,7 @@
 
 namespace folio {
 
-inline constexpr int kCudaModuleAbi = 1;
+inline constexpr int kCudaModuleAbi = 2;  // 2: folio_cuda_open_checkpoint
 inline constexpr const char* kCudaModuleName = "libfolio_cuda.so";
 
 }  // namespace folio
@@ -25,4 +26,8 @@ using FolioCudaUnavailableFn = void (*)(std::string* why);
 // else non-zero and *status.
 using FolioCudaOpenFn = int (*)(const char* dir, const folio::CudaBackendOptions* options,
                                 folio::Backend** out, folio::Status* status);
+// The same over a checkpoint already open or made in memory (bench --synthetic).
+using FolioCudaOpenCheckpointFn =
+    int (*)(const std::shared_ptr<const folio::Checkpoint>* checkpoint,
+            const folio::CudaBackendOptions* options, folio::Backend** out, folio::Status* status);
 }
