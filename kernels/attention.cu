@@ -7,6 +7,12 @@
 namespace folio::kernels {
 namespace {
 
+// Cached positions before the new queries: from the device when the decode step is a
+// replayed CUDA graph (d_pos lives on the device), else the host value.
+__device__ __forceinline__ int64_t PastOf(const AttentionParams& p) {
+  return p.d_past ? static_cast<int64_t>(*p.d_past) : p.past;
+}
+
 // ---- Prefill: tiled online softmax ---------------------------------------------------
 // A block of kWarps warps owns kBQ consecutive queries of one head (kBQ / kWarps per
 // warp). It walks the keys in tiles of kBK = 32 (one key per lane for the scores), staged
@@ -53,7 +59,8 @@ __global__ void __launch_bounds__(kWarps * 32) AttentionPrefillKernel(AttentionP
     for (int i = 0; i < kPerLane; ++i) acc[qi][i] = 0.0f;
   }
   // Keys visible to the last query of this block: [0, past + q_last].
-  const int64_t n_keys = p.past + min(p.T, q0 + kBQ);
+  const int64_t past = PastOf(p);
+  const int64_t n_keys = past + min(p.T, q0 + kBQ);
   for (int64_t k0 = 0; k0 < n_keys; k0 += kBK) {
     __syncthreads();  // sQ staged / the previous tile fully read
     for (int i = threadIdx.x; i < kBK * hd; i += blockDim.x) {
@@ -72,7 +79,7 @@ __global__ void __launch_bounds__(kWarps * 32) AttentionPrefillKernel(AttentionP
     for (int qi = 0; qi < kQPerWarp; ++qi) {
       const int r = warp * kQPerWarp + qi;
       const int64_t t = q0 + r;
-      const int64_t limit = p.past + t;      // last key this query sees
+      const int64_t limit = past + t;        // last key this query sees
       if (t >= p.T || k0 > limit) continue;  // uniform across the warp: shuffles stay safe
       const int64_t j = k0 + lane;
       const bool visible = j <= limit;  // implies j < n_keys: the tile row was loaded
@@ -116,7 +123,9 @@ __global__ void __launch_bounds__(kWarps * 32) AttentionPrefillKernel(AttentionP
 
 // ---- Split-K (flash-decoding) --------------------------------------------------------
 // Grid (n_splits, n_heads, T). The block for (split, head, t) covers keys
-// [split * keys_per_split, min(past + t + 1, (split + 1) * keys_per_split)); its four warps
+// [split * keys_per_split, min(past + t + 1, (split + 1) * keys_per_split)), the last split
+// every key from its start to past + t (so a device-side past beyond the max_past the
+// splits were sized for is still exact, only slower); its four warps
 // take every fourth key, each lane holding q and the accumulator for columns
 // lane, lane+32, ...; the warps merge in shared memory and the block writes one partial
 // (max, sum, acc[hd]) to the workspace:
@@ -150,7 +159,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   const KV* K = static_cast<const KV*>(p.k) + kv_head * hd;
   const KV* V = static_cast<const KV*>(p.v) + kv_head * hd;
   const int64_t j_begin = split * keys_per_split;
-  const int64_t j_end = min(p.past + t + 1, j_begin + keys_per_split);
+  const int64_t n_keys = PastOf(p) + t + 1;
+  const int64_t j_end = split == n_splits - 1 ? n_keys : min(n_keys, j_begin + keys_per_split);
 
   float qr[kPerLane], acc[kPerLane];
 #pragma unroll
@@ -210,7 +220,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
-// Grid (n_heads, T); merges the n_splits partials of one (t, head).
+// Grid (n_heads, T); merges the n_splits partials of one (t, head). Empty splits (keys past
+// the end when d_past is set) carry max = -inf and weigh exp(-inf) = 0; split 0 is never
+// empty, so M is finite.
 __global__ void AttentionSplitKCombineKernel(AttentionParams p, int n_splits, SplitWorkspace ws) {
   const int64_t head = blockIdx.x, t = blockIdx.y;
   const int hd = static_cast<int>(p.head_dim);
@@ -228,9 +240,11 @@ __global__ void AttentionSplitKCombineKernel(AttentionParams p, int n_splits, Sp
 }
 
 Status Validate(const AttentionParams& p) {
-  if (p.T < 1 || p.past < 0 || p.n_heads < 1 || p.n_kv_heads < 1 || p.head_dim < 1 ||
-      p.head_dim > 256)
-    return InvalidArgument("attention: need T >= 1, past >= 0, heads >= 1, 1 <= head_dim <= 256");
+  if (p.T < 1 || (!p.d_past && p.past < 0) || (p.d_past && p.max_past < 0) || p.n_heads < 1 ||
+      p.n_kv_heads < 1 || p.head_dim < 1 || p.head_dim > 256)
+    return InvalidArgument(
+        "attention: need T >= 1, past (or max_past with d_past) >= 0, heads >= 1, 1 <= "
+        "head_dim <= 256");
   if (p.n_heads % p.n_kv_heads != 0)
     return InvalidArgument("attention: n_heads (" + std::to_string(p.n_heads) +
                            ") is not a multiple of n_kv_heads (" + std::to_string(p.n_kv_heads) +
@@ -259,6 +273,12 @@ Status DispatchHeadDimDtype(const AttentionParams& p, F&& f) {
   if (p.head_dim <= 64) return by_dtype(std::integral_constant<int, 64>{});
   if (p.head_dim <= 128) return by_dtype(std::integral_constant<int, 128>{});
   return by_dtype(std::integral_constant<int, 256>{});
+}
+
+// Keys the host plans the split-K launch for: the largest past the graph may replay at when
+// past lives on the device, else the actual past; plus the new queries.
+int64_t PlannedKeys(const AttentionParams& p) {
+  return (p.d_past ? p.max_past : p.past) + p.T;
 }
 
 }  // namespace
@@ -300,7 +320,7 @@ size_t AttentionSplitKWorkspaceBytes(const AttentionParams& p, int n_splits) {
 // 140K-token decode spreads over ~70 splits per head); never shorter than 64 keys; at
 // most 256 splits.
 int AttentionSplitKChooseSplits(const AttentionParams& p, int sm_count) {
-  const int64_t keys = p.past + p.T;
+  const int64_t keys = PlannedKeys(p);
   const int64_t blocks_per_split = p.n_heads * p.T;
   int64_t n = CeilDiv<int64_t>(2 * std::max(sm_count, 1), blocks_per_split);
   n = std::max(n, CeilDiv<int64_t>(keys, 2048));
@@ -313,15 +333,19 @@ Status AttentionSplitK(const AttentionParams& p, void* workspace, size_t workspa
   FOLIO_RETURN_IF_ERROR(Validate(p));
   if (p.T > 65535)
     return InvalidArgument("attention split-K: T above 65535 (use the prefill kernel)");
+  if (p.d_past && n_splits <= 0)
+    return InvalidArgument(
+        "attention split-K: with d_past, pass n_splits (AttentionSplitKChooseSplits for max_past)");
   if (n_splits <= 0) n_splits = AttentionSplitKChooseSplits(p, CudaSmCount());
-  n_splits = static_cast<int>(std::min<int64_t>(n_splits, p.past + p.T));
+  // Nothing here may depend on the device-side past: the launch is replayed at any position.
+  n_splits = static_cast<int>(std::min<int64_t>(n_splits, PlannedKeys(p)));
   while (n_splits > 1 && AttentionSplitKWorkspaceBytes(p, n_splits) > workspace_bytes)
     n_splits /= 2;
   if (!workspace || AttentionSplitKWorkspaceBytes(p, n_splits) > workspace_bytes)
     return ResourceExhausted("attention split-K: workspace of " + std::to_string(workspace_bytes) +
                              " bytes is smaller than the " +
                              std::to_string(AttentionSplitKWorkspaceBytes(p, 1)) + " needed");
-  const int64_t keys_per_split = CeilDiv<int64_t>(p.past + p.T, n_splits);
+  const int64_t keys_per_split = CeilDiv<int64_t>(PlannedKeys(p), n_splits);
   const SplitWorkspace ws = CarveWorkspace(workspace, p, n_splits);
   const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(p.n_heads),
                   static_cast<unsigned>(p.T));

@@ -38,7 +38,9 @@ struct AttentionParams {
   float scale = 0.0f;  // 0: 1/sqrt(head_dim)
   // CUDA graphs (decode replayed at any position): when set, AttentionSplitK reads `past`
   // from this device int instead (the host value is ignored) and must be given n_splits
-  // explicitly, chosen for max_past; splits past the keys that exist do nothing.
+  // explicitly, chosen for max_past; splits past the keys that exist do nothing (a past
+  // above max_past stays exact: the last split runs to the end). AttentionPrefill reads it
+  // too (its grid depends only on T).
   const int32_t* d_past = nullptr;
   int64_t max_past = 0;
 };

@@ -50,6 +50,9 @@ __device__ __forceinline__ float ToF32(float x) {
 __device__ __forceinline__ float ToF32(__nv_bfloat16 x) {
   return __bfloat162float(x);
 }
+__device__ __forceinline__ float ToF32(int8_t x) {  // int8 expert weights, before the row scale
+  return static_cast<float>(x);
+}
 template <typename T>
 __device__ __forceinline__ T FromF32(float x);
 template <>

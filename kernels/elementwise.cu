@@ -54,6 +54,18 @@ __global__ void ConvertKernel(const float* in, __nv_bfloat16* out, int64_t n) {
     out[i] = __float2bfloat16_rn(in[i]);
 }
 
+// pos is read once per thread from the device when d_pos is set, so a captured graph
+// appends at whatever position the device int holds at replay.
+template <typename T>
+__global__ void AppendKvRowsKernel(const float* src, int64_t T_rows, int64_t kvd, T* cache,
+                                   const int32_t* d_pos, int64_t pos) {
+  const int64_t base = (d_pos ? static_cast<int64_t>(*d_pos) : pos) * kvd;
+  const int64_t n = T_rows * kvd;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
+    cache[base + i] = FromF32<T>(src[i]);
+}
+
 __global__ void AddKernel(float* y, const float* x, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x)
@@ -99,6 +111,22 @@ Status ConvertF32ToBf16(const float* in, uint16_t* out, int64_t n, Stream stream
   if (!in || !out || n < 1) return InvalidArgument("bf16 convert: need in, out and n >= 1");
   ConvertKernel<<<GridFor(n), kThreads, 0, stream>>>(in, reinterpret_cast<__nv_bfloat16*>(out), n);
   return LaunchStatus("bf16 convert kernel");
+}
+
+Status AppendKvRows(const float* src, int64_t T, int64_t kvd, void* cache, DType dtype,
+                    const int32_t* d_pos, int64_t pos, Stream stream) {
+  if (!src || !cache || T < 1 || kvd < 1 || (!d_pos && pos < 0))
+    return InvalidArgument("append kv: need src, cache, T, kvd >= 1 and a position >= 0");
+  if (dtype == DType::kBF16) {
+    AppendKvRowsKernel<<<GridFor(T * kvd), kThreads, 0, stream>>>(
+        src, T, kvd, static_cast<__nv_bfloat16*>(cache), d_pos, pos);
+  } else if (dtype == DType::kF32) {
+    AppendKvRowsKernel<<<GridFor(T * kvd), kThreads, 0, stream>>>(
+        src, T, kvd, static_cast<float*>(cache), d_pos, pos);
+  } else {
+    return Unsupported("append kv: the cache must be bf16 or f32");
+  }
+  return LaunchStatus("append kv kernel");
 }
 
 Status AddInPlace(float* y, const float* x, int64_t n, Stream stream) {

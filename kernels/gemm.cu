@@ -26,6 +26,12 @@ Result<std::unique_ptr<GemmRunner>> GemmRunner::Create(Stream stream) {
   r->handle_ = h;
   r->stream_ = stream;
   FOLIO_RETURN_IF_ERROR(CublasStatus(cublasSetStream(h, stream), "binding cuBLAS to the stream"));
+  // A user workspace: with it cuBLAS allocates nothing itself, which graph capture needs
+  // (cublasSetStream resets the workspace to the default, so set it after the stream).
+  FOLIO_RETURN_IF_ERROR(CudaStatus(cudaMalloc(&r->workspace_, kWorkspaceBytes),
+                                   "allocating the cuBLAS workspace (32 MiB)"));
+  FOLIO_RETURN_IF_ERROR(CublasStatus(cublasSetWorkspace(h, r->workspace_, kWorkspaceBytes),
+                                     "setting the cuBLAS workspace"));
   // Default math: float32 GEMMs stay float32 (no TF32 unless asked), bf16 uses tensor cores.
   FOLIO_RETURN_IF_ERROR(
       CublasStatus(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cuBLAS math mode"));
@@ -34,6 +40,7 @@ Result<std::unique_ptr<GemmRunner>> GemmRunner::Create(Stream stream) {
 
 GemmRunner::~GemmRunner() {
   if (handle_) cublasDestroy(static_cast<cublasHandle_t>(handle_));
+  if (workspace_) cudaFree(workspace_);  // after the handle: its work may still use it
 }
 
 Status GemmRunner::Run(const GemmArgs& a) {

@@ -4,6 +4,7 @@
 // (CUBLAS_COMPUTE_32F without TF32).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -26,9 +27,13 @@ struct GemmArgs {
   bool accumulate = false;  // y += x W^T (fuses a residual add)
 };
 
-// Owns a cuBLAS handle bound to one stream. Not thread-safe: one per backend.
+// Owns a cuBLAS handle bound to one stream, and the handle's workspace (kWorkspaceBytes of
+// device memory allocated in Create), so cuBLAS never allocates while a CUDA graph is being
+// captured on that stream. Not thread-safe: one per backend.
 class GemmRunner {
  public:
+  static constexpr size_t kWorkspaceBytes = size_t{32} << 20;
+
   static Result<std::unique_ptr<GemmRunner>> Create(Stream stream);
   ~GemmRunner();
   GemmRunner(const GemmRunner&) = delete;
@@ -41,6 +46,7 @@ class GemmRunner {
   GemmRunner() = default;
   void* handle_ = nullptr;  // cublasHandle_t
   Stream stream_ = nullptr;
+  void* workspace_ = nullptr;  // kWorkspaceBytes, device
 };
 
 }  // namespace folio::kernels

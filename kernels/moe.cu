@@ -3,6 +3,7 @@
 
 #include "kernels/common.cuh"
 #include "kernels/elementwise.h"
+#include "kernels/int8.h"
 #include "kernels/moe.h"
 
 namespace folio::kernels {
@@ -94,6 +95,17 @@ __global__ void GatherRowsKernel(const T* x, const int32_t* token_of, int64_t ro
   }
 }
 
+// Int8 experts with float32 activations: the gathered rows as bf16 for the int8 GEMM.
+__global__ void GatherRowsToBf16Kernel(const float* x, const int32_t* token_of, int64_t rows,
+                                       int64_t H, __nv_bfloat16* out) {
+  const int64_t n = rows * H;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / H, c = i - r * H;
+    out[i] = __float2bfloat16_rn(x[static_cast<int64_t>(token_of[r]) * H + c]);
+  }
+}
+
 // out[t, c] (+)= sum_s weight[t, s] * Yg[row_of[t, s], c], slots in order: deterministic.
 __global__ void MoeCombineKernel(const float* yg, const int32_t* row_of, const float* weight,
                                  int64_t T, int k, int64_t H, float* out, bool accumulate) {
@@ -109,13 +121,70 @@ __global__ void MoeCombineKernel(const float* yg, const int32_t* row_of, const f
 }
 
 // ---- GEMV path ---------------------------------------------------------------------
+// Weights are read in 16-byte vectors (8 bf16, 16 int8 or 4 float per lane per load) when
+// every row is 16-byte aligned (the host checks: row length * element size % 16 == 0 and
+// aligned base pointers), else one element per lane. Int8 rows are dequantised in
+// registers: the dot product of q with x, times the row's scale once at the end.
+template <typename W>
+struct Vec16 {
+  static constexpr int kN = 16 / sizeof(W);  // elements per 16-byte load
+};
+
+template <typename W>
+__device__ __forceinline__ void LoadWeights16(const W* p, float (&f)[Vec16<W>::kN]);
+template <>
+__device__ __forceinline__ void LoadWeights16<int8_t>(const int8_t* p, float (&f)[16]) {
+  const int4 v = __ldg(reinterpret_cast<const int4*>(p));
+  const int words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int w = 0; w < 4; ++w)
+#pragma unroll
+    for (int b = 0; b < 4; ++b)
+      f[4 * w + b] = static_cast<float>(static_cast<int8_t>((words[w] >> (8 * b)) & 0xff));
+}
+template <>
+__device__ __forceinline__ void LoadWeights16<__nv_bfloat16>(const __nv_bfloat16* p,
+                                                             float (&f)[8]) {
+  const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
+  const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int w = 0; w < 4; ++w) {
+    f[2 * w] = __uint_as_float(words[w] << 16);  // lower address: the low half
+    f[2 * w + 1] = __uint_as_float(words[w] & 0xffff0000u);
+  }
+}
+template <>
+__device__ __forceinline__ void LoadWeights16<float>(const float* p, float (&f)[4]) {
+  const float4 v = __ldg(reinterpret_cast<const float4*>(p));
+  f[0] = v.x;
+  f[1] = v.y;
+  f[2] = v.z;
+  f[3] = v.w;
+}
+
+// sum_j w[j] * x[j] over one 16-byte chunk of w; x 16-byte aligned float32.
+template <typename W>
+__device__ __forceinline__ float DotChunk(const W* w, const float* x) {
+  constexpr int kN = Vec16<W>::kN;
+  float f[kN];
+  LoadWeights16<W>(w, f);
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kN; j += 4) {
+    const float4 xv = *reinterpret_cast<const float4*>(x + j);
+    s += f[j] * xv.x + f[j + 1] * xv.y + f[j + 2] * xv.z + f[j + 3] * xv.w;
+  }
+  return s;
+}
+
 // Grid (ceil(I / kGemvWarps), T*k): a warp per intermediate row i of assignment a = t*k+s;
-// act[a, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]), e = expert[a]. Lanes stride the
-// row (coalesced). A warp whose row is out of range leaves; there are no block barriers.
+// act[a, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]), e = expert[a] (each dot times the
+// row scale for int8). Lanes stride the row (coalesced). A warp whose row is out of range
+// leaves; there are no block barriers. scales: [3, E] device row-scale pointers, or nullptr.
 template <typename W>
 __global__ void MoeGateUpGemvKernel(const float* x, int64_t H, int64_t I, int k,
-                                    const int32_t* expert, const void* const* ptrs, int E,
-                                    float* act) {
+                                    const int32_t* expert, const void* const* ptrs,
+                                    const float* const* scales, int E, bool vec, float* act) {
   const int lane = threadIdx.x & 31;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
   const int64_t a = blockIdx.y;
@@ -125,22 +194,40 @@ __global__ void MoeGateUpGemvKernel(const float* x, int64_t H, int64_t I, int k,
   const W* u = static_cast<const W*>(ptrs[E + e]) + i * H;
   const float* xr = x + (a / k) * H;
   float sg = 0.0f, su = 0.0f;
-  for (int64_t h = lane; h < H; h += 32) {
+  int64_t h_scalar = 0;
+  if (vec) {
+    constexpr int kN = Vec16<W>::kN;
+    const int64_t chunks = H / kN;
+#pragma unroll 4
+    for (int64_t c = lane; c < chunks; c += 32) {
+      sg += DotChunk<W>(g + c * kN, xr + c * kN);
+      su += DotChunk<W>(u + c * kN, xr + c * kN);
+    }
+    h_scalar = chunks * kN;
+  }
+  for (int64_t h = h_scalar + lane; h < H; h += 32) {
     const float xv = xr[h];
     sg += ToF32(g[h]) * xv;
     su += ToF32(u[h]) * xv;
   }
   sg = WarpSum(sg);
   su = WarpSum(su);
-  if (lane == 0) act[a * I + i] = DevSilu(sg) * su;
+  if (lane == 0) {
+    if (scales) {
+      sg *= scales[e][i];
+      su *= scales[E + e][i];
+    }
+    act[a * I + i] = DevSilu(sg) * su;
+  }
 }
 
 // Grid (ceil(H / kGemvWarps), T): a warp per output column j of token t, summing its k
-// experts' down rows weighted by the router.
+// experts' down rows weighted by the router (times the row scale for int8).
 template <typename W>
 __global__ void MoeDownGemvKernel(const float* act, int64_t H, int64_t I, int k,
                                   const int32_t* expert, const float* weight,
-                                  const void* const* ptrs, int E, float* out, bool accumulate) {
+                                  const void* const* ptrs, const float* const* scales, int E,
+                                  bool vec, float* out, bool accumulate) {
   const int lane = threadIdx.x & 31;
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
   const int64_t t = blockIdx.y;
@@ -148,11 +235,22 @@ __global__ void MoeDownGemvKernel(const float* act, int64_t H, int64_t I, int k,
   float total = 0.0f;
   for (int s = 0; s < k; ++s) {
     const int64_t a = t * k + s;
-    const W* d = static_cast<const W*>(ptrs[2 * E + expert[a]]) + j * I;
+    const int e = expert[a];
+    const W* d = static_cast<const W*>(ptrs[2 * E + e]) + j * I;
     const float* ar = act + a * I;
     float sd = 0.0f;
-    for (int64_t i = lane; i < I; i += 32) sd += ToF32(d[i]) * ar[i];
-    total += weight[a] * WarpSum(sd);
+    int64_t i_scalar = 0;
+    if (vec) {
+      constexpr int kN = Vec16<W>::kN;
+      const int64_t chunks = I / kN;
+#pragma unroll 4
+      for (int64_t c = lane; c < chunks; c += 32) sd += DotChunk<W>(d + c * kN, ar + c * kN);
+      i_scalar = chunks * kN;
+    }
+    for (int64_t i = i_scalar + lane; i < I; i += 32) sd += ToF32(d[i]) * ar[i];
+    sd = WarpSum(sd);
+    if (scales) sd *= scales[2 * E + e][j];
+    total += weight[a] * sd;
   }
   if (lane == 0) out[t * H + j] = accumulate ? out[t * H + j] + total : total;
 }
@@ -165,10 +263,10 @@ struct MoeBuffers {
   int32_t* offsets;   // [E + 1]
   int32_t* row_of;    // [T * k]
   int32_t* token_of;  // [T * k]
-  void* xg;           // [R, H] weight dtype (grouped path)
+  void* xg;           // [R, H] weight dtype (grouped path; bf16 for int8 experts, which fits)
   float* g;           // [R, I] gate out (grouped) / act (GEMV)
   float* u;           // [R, I]
-  void* act;          // [R, I] weight dtype (grouped path: the down GEMM's input)
+  void* act;          // [R, I] weight dtype (grouped path: the down GEMM's input; bf16 for int8)
   float* yg;          // [R, H]
 };
 
@@ -214,7 +312,26 @@ Status Validate(const MoeForwardParams& p, const MoeWeights& w) {
                              " < " + std::to_string(MoeWorkspaceBytes(p.T, w, p.top_k)) +
                              " bytes)");
   if (p.T * p.top_k > 0x7fffffff) return InvalidArgument("moe: too many tokens");
+  if (w.int8) {
+    const size_t E = static_cast<size_t>(w.n_experts);
+    if (w.gate_scale.size() != E || w.up_scale.size() != E || w.down_scale.size() != E)
+      return InvalidArgument("moe: int8 experts need one gate, up and down row-scale pointer each");
+    for (size_t e = 0; e < E; ++e)
+      if (!w.gate_scale[e] || !w.up_scale[e] || !w.down_scale[e] || !w.gate[e] || !w.up[e] ||
+          !w.down[e])
+        return InvalidArgument("moe: int8 expert " + std::to_string(e) +
+                               " lacks a matrix or scale");
+  }
   return Status::Ok();
+}
+
+// Whether every expert row of `ptrs` (rows of `cols` elements of `elem_size` bytes) starts
+// on a 16-byte boundary: the GEMV's vector loads need it.
+bool RowsAligned16(const std::vector<const void*>& ptrs, int64_t cols, size_t elem_size) {
+  if ((static_cast<size_t>(cols) * elem_size) % 16 != 0) return false;
+  for (const void* q : ptrs)
+    if (reinterpret_cast<uintptr_t>(q) % 16 != 0) return false;
+  return true;
 }
 
 unsigned ElemGrid(int64_t n) {
@@ -261,6 +378,29 @@ Status PerExpertGemm(const std::vector<int32_t>& offsets, const std::vector<cons
   return Status::Ok();
 }
 
+// Int8 experts: y[rows of expert e] = in[rows] (bf16) @ (q_e * scale_e)^T.
+Status PerExpertInt8Gemm(const std::vector<int32_t>& offsets,
+                         const std::vector<const void*>& weights,
+                         const std::vector<const float*>& scales, const void* in, int64_t in_cols,
+                         float* out, int64_t out_cols, Stream stream) {
+  for (size_t e = 0; e + 1 < offsets.size(); ++e) {
+    const int64_t rows = offsets[e + 1] - offsets[e];
+    if (rows == 0) continue;
+    Int8GemmArgs a;
+    a.M = rows;
+    a.N = out_cols;
+    a.K = in_cols;
+    a.x = static_cast<const uint16_t*>(in) + static_cast<int64_t>(offsets[e]) * in_cols;
+    a.ldx = in_cols;
+    a.q = static_cast<const int8_t*>(weights[e]);
+    a.scale = scales[e];
+    a.y = out + static_cast<int64_t>(offsets[e]) * out_cols;
+    a.ldy = out_cols;
+    FOLIO_RETURN_IF_ERROR(Int8Gemm(a, stream));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 size_t MoeWorkspaceBytes(int64_t T, const MoeWeights& w, int64_t top_k) {
@@ -297,7 +437,10 @@ Status MoeForwardGrouped(const MoeForwardParams& p, const MoeWeights& w, GemmRun
   FOLIO_RETURN_IF_ERROR(RouteAll(p, w, gemm, b));
   FOLIO_RETURN_IF_ERROR(
       MoeGroup(b.expert, p.T, E, p.top_k, b.offsets, b.row_of, b.token_of, stream));
-  if (w.dtype == DType::kBF16) {
+  if (w.int8 && w.dtype != DType::kBF16) {  // the int8 GEMM takes bf16 activations
+    GatherRowsToBf16Kernel<<<ElemGrid(R * H), 256, 0, stream>>>(p.x, b.token_of, R, H,
+                                                                static_cast<__nv_bfloat16*>(b.xg));
+  } else if (w.dtype == DType::kBF16) {
     GatherRowsKernel<<<ElemGrid(R * H), 256, 0, stream>>>(static_cast<const __nv_bfloat16*>(p.x_w),
                                                           b.token_of, R, H,
                                                           static_cast<__nv_bfloat16*>(b.xg));
@@ -313,31 +456,45 @@ Status MoeForwardGrouped(const MoeForwardParams& p, const MoeWeights& w, GemmRun
                                  cudaMemcpyDeviceToHost, stream),
                  "moe: reading expert counts"));
   FOLIO_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream), "moe: waiting for routing"));
-  FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.gate, w.dtype, b.xg, H, b.g, I, gemm));
-  FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.up, w.dtype, b.xg, H, b.u, I, gemm));
+  if (w.int8) {
+    FOLIO_RETURN_IF_ERROR(
+        PerExpertInt8Gemm(offsets, w.gate, w.gate_scale, b.xg, H, b.g, I, stream));
+    FOLIO_RETURN_IF_ERROR(PerExpertInt8Gemm(offsets, w.up, w.up_scale, b.xg, H, b.u, I, stream));
+  } else {
+    FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.gate, w.dtype, b.xg, H, b.g, I, gemm));
+    FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.up, w.dtype, b.xg, H, b.u, I, gemm));
+  }
   SwiGLUParams sw;
   sw.rows = R;
   sw.cols = I;
   sw.gate = b.g;
   sw.up = b.u;
   sw.in_stride = I;
-  if (w.dtype == DType::kBF16) {
+  if (w.dtype == DType::kBF16 || w.int8) {
     sw.out_bf16 = static_cast<uint16_t*>(b.act);
   } else {
     sw.out = static_cast<float*>(b.act);
   }
   FOLIO_RETURN_IF_ERROR(SwiGLU(sw, stream));
-  FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.down, w.dtype, b.act, I, b.yg, H, gemm));
+  if (w.int8) {
+    FOLIO_RETURN_IF_ERROR(
+        PerExpertInt8Gemm(offsets, w.down, w.down_scale, b.act, I, b.yg, H, stream));
+  } else {
+    FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.down, w.dtype, b.act, I, b.yg, H, gemm));
+  }
   MoeCombineKernel<<<ElemGrid(p.T * H), 256, 0, stream>>>(
       b.yg, b.row_of, b.weight, p.T, static_cast<int>(p.top_k), H, p.out, p.accumulate);
   return LaunchStatus("moe combine kernel");
 }
 
 // Launch heuristics (GEMV): 4 warps per block, a warp per output row; grid.y is the
-// assignment (gate/up) or token (down), so T * k must stay under 65536.
+// assignment (gate/up) or token (down), so T * k must stay under 65536. No host sync and
+// no host value that changes per step: capturable in a CUDA graph.
 Status MoeForwardGemv(const MoeForwardParams& p, const MoeWeights& w, GemmRunner& gemm) {
   FOLIO_RETURN_IF_ERROR(Validate(p, w));
   if (!w.device_ptrs) return InvalidArgument("moe gemv: device expert pointers are required");
+  if (w.int8 && !w.device_scales)
+    return InvalidArgument("moe gemv: int8 experts need device row-scale pointers");
   if (p.T * p.top_k > 65535)
     return InvalidArgument("moe gemv: T * k above 65535 (use the grouped path)");
   Stream stream = gemm.stream();
@@ -349,16 +506,24 @@ Status MoeForwardGemv(const MoeForwardParams& p, const MoeWeights& w, GemmRunner
   const dim3 g1(static_cast<unsigned>(CeilDiv<int64_t>(I, kGemvWarps)),
                 static_cast<unsigned>(p.T * k));
   const dim3 g2(static_cast<unsigned>(CeilDiv<int64_t>(H, kGemvWarps)), static_cast<unsigned>(p.T));
-  if (w.dtype == DType::kBF16) {
-    MoeGateUpGemvKernel<__nv_bfloat16>
-        <<<g1, kGemvWarps * 32, 0, stream>>>(p.x, H, I, k, b.expert, w.device_ptrs, E, b.g);
-    MoeDownGemvKernel<__nv_bfloat16><<<g2, kGemvWarps * 32, 0, stream>>>(
-        b.g, H, I, k, b.expert, b.weight, w.device_ptrs, E, p.out, p.accumulate);
+  const size_t es = w.int8 ? 1 : DTypeSize(w.dtype);
+  // x rows (H floats) and act rows (I floats) are 16-byte aligned whenever the weight rows
+  // are (H, I multiples of 4); x itself must start aligned.
+  const bool vec_up = RowsAligned16(w.gate, H, es) && RowsAligned16(w.up, H, es) &&
+                      reinterpret_cast<uintptr_t>(p.x) % 16 == 0;
+  const bool vec_down = RowsAligned16(w.down, I, es);  // act: 256-byte-aligned workspace
+  auto launch = [&]<typename W>(const float* const* scales) {
+    MoeGateUpGemvKernel<W><<<g1, kGemvWarps * 32, 0, stream>>>(
+        p.x, H, I, k, b.expert, w.device_ptrs, scales, E, vec_up, b.g);
+    MoeDownGemvKernel<W><<<g2, kGemvWarps * 32, 0, stream>>>(
+        b.g, H, I, k, b.expert, b.weight, w.device_ptrs, scales, E, vec_down, p.out, p.accumulate);
+  };
+  if (w.int8) {
+    launch.template operator()<int8_t>(w.device_scales);
+  } else if (w.dtype == DType::kBF16) {
+    launch.template operator()<__nv_bfloat16>(nullptr);
   } else {
-    MoeGateUpGemvKernel<float>
-        <<<g1, kGemvWarps * 32, 0, stream>>>(p.x, H, I, k, b.expert, w.device_ptrs, E, b.g);
-    MoeDownGemvKernel<float><<<g2, kGemvWarps * 32, 0, stream>>>(
-        b.g, H, I, k, b.expert, b.weight, w.device_ptrs, E, p.out, p.accumulate);
+    launch.template operator()<float>(nullptr);
   }
   return LaunchStatus("moe gemv kernels");
 }

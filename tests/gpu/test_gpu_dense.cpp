@@ -1,9 +1,11 @@
 // The non-Mamba, non-attention kernels against folio::ref or plain host loops: cuBLAS
 // GEMMs (f32 exact, bf16), RMSNorm with the residual add and aliasing, SwiGLU, softplus,
-// embedding gather, MoE routing/grouping and both MoE paths, argmax and top-p sampling.
+// embedding gather, MoE routing/grouping and both MoE paths (bf16/f32 and int8 experts),
+// argmax and top-p sampling; the decode MoE and cuBLAS captured in a CUDA graph.
 #include <numeric>
 
 #include "engine/ops.h"
+#include "engine/quant.h"
 #include "gpu_test_util.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
@@ -70,6 +72,70 @@ std::vector<float> HostMoe(const std::vector<float>& x, int64_t T, int64_t H, in
   }
   return out;
 }
+
+// An MoE layer with int8 experts on the device (quantised on the host by engine/quant.h),
+// plus the dequantised float weights (q * scale) the host reference runs on.
+struct Int8MoeFixture {
+  int64_t E, H, I;
+  std::vector<float> router;  // as the GPU sees it (bf16-rounded when the router is bf16)
+  std::vector<std::vector<float>> gate, up, down;  // dequantised
+  std::vector<std::unique_ptr<DeviceBuffer<int8_t>>> qs;
+  std::vector<std::unique_ptr<DeviceBuffer<float>>> scales;
+  std::unique_ptr<DeviceBuffer<float>> router32;
+  std::unique_ptr<DeviceBuffer<uint16_t>> router16;
+  std::unique_ptr<DeviceBuffer<const void*>> dptrs;
+  std::unique_ptr<DeviceBuffer<const float*>> dscales;
+  kernels::MoeWeights w;
+
+  Int8MoeFixture(int64_t E_, int64_t H_, int64_t I_, bool router_bf16, uint32_t seed)
+      : E(E_), H(H_), I(I_) {
+    router = Normal(E * H, seed, 0.3f);
+    if (router_bf16) router = RoundBf16(router);
+    router32 = std::make_unique<DeviceBuffer<float>>(router);
+    router16 = std::make_unique<DeviceBuffer<uint16_t>>(ToBf16(router));
+    w.n_experts = E;
+    w.hidden = H;
+    w.intermediate = I;
+    w.dtype = router_bf16 ? DType::kBF16 : DType::kF32;
+    w.router = router_bf16 ? static_cast<const void*>(router16->get()) : router32->get();
+    w.int8 = true;
+    std::vector<const void*> ptrs[3];
+    std::vector<const float*> sc[3];
+    for (int m = 0; m < 3; ++m) {
+      const int64_t rows = m == 2 ? H : I, cols = m == 2 ? I : H;
+      for (int64_t e = 0; e < E; ++e) {
+        const std::vector<float> f = Normal(rows * cols, seed + 100 * (m + 1) + e, 0.2f);
+        // Finite normal data: QuantizeInt8Rows cannot fail on it.
+        Result<Int8Matrix> qm = QuantizeInt8Rows(HostView(f.data(), DType::kF32, {rows, cols}));
+        std::vector<float> deq(f.size());
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c)
+            deq[r * cols + c] = qm.value().q[r * cols + c] * qm.value().scale[r];
+        (m == 0 ? gate : m == 1 ? up : down).push_back(deq);
+        ptrs[m].push_back(
+            qs.emplace_back(std::make_unique<DeviceBuffer<int8_t>>(qm.value().q))->get());
+        sc[m].push_back(
+            scales.emplace_back(std::make_unique<DeviceBuffer<float>>(qm.value().scale))->get());
+      }
+    }
+    w.gate = ptrs[0];
+    w.up = ptrs[1];
+    w.down = ptrs[2];
+    w.gate_scale = sc[0];
+    w.up_scale = sc[1];
+    w.down_scale = sc[2];
+    std::vector<const void*> all_ptrs;
+    std::vector<const float*> all_scales;
+    for (int m = 0; m < 3; ++m) {
+      all_ptrs.insert(all_ptrs.end(), ptrs[m].begin(), ptrs[m].end());
+      all_scales.insert(all_scales.end(), sc[m].begin(), sc[m].end());
+    }
+    dptrs = std::make_unique<DeviceBuffer<const void*>>(all_ptrs);
+    dscales = std::make_unique<DeviceBuffer<const float*>>(all_scales);
+    w.device_ptrs = dptrs->get();
+    w.device_scales = dscales->get();
+  }
+};
 
 }  // namespace
 
@@ -289,6 +355,107 @@ class TestGpuDense : public QObject {
       FOLIO_EXPECT_OK(kernels::MoeForwardGemv(p, w, *runner.value()));
       FOLIO_EXPECT_CLOSE(qPrintable("moe gemv " + what), out.Download(), want_gemv, tol);
     }
+  }
+
+  // Int8 experts: the grouped path (bf16 activations into Int8Gemm) and the GEMV path
+  // (float32 activations, int8 rows dequantised in registers) against the float MoE on the
+  // dequantised weights. Shapes take both the 16-byte vector loads (H, I multiples of 16)
+  // and the element-at-a-time fallback (H = 40, I = 56); routers bf16 and f32.
+  void moeInt8BothPathsMatchDequantisedHost() {
+    auto runner = kernels::GemmRunner::Create(nullptr);
+    QVERIFY2(runner.ok(), runner.status().message().c_str());
+    struct Case {
+      int64_t T, E, H, I;
+      bool router_bf16;
+    };
+    for (const Case& c :
+         {Case{1, 4, 48, 40, true}, Case{7, 8, 64, 96, true}, Case{33, 16, 48, 40, false},
+          Case{29, 8, 40, 56, true}, Case{3, 4, 1024, 160, false}, Case{1, 16, 512, 1024, true}}) {
+      const int64_t k = 2;
+      const uint32_t seed = static_cast<uint32_t>(c.T * 1000 + c.E * 10 + c.H);
+      Int8MoeFixture f(c.E, c.H, c.I, c.router_bf16, seed);
+      const std::vector<float> x = RoundBf16(Normal(c.T * c.H, seed + 7));  // bf16(x) == x
+      const std::vector<float> want_grouped =
+          HostMoe(x, c.T, c.H, c.I, c.E, k, f.router, f.gate, f.up, f.down, true);
+      const std::vector<float> want_gemv =
+          HostMoe(x, c.T, c.H, c.I, c.E, k, f.router, f.gate, f.up, f.down, false);
+      DeviceBuffer<float> dx(x), out(c.T * c.H);
+      DeviceBuffer<uint16_t> dx16(ToBf16(x));
+      const size_t ws_bytes = kernels::MoeWorkspaceBytes(c.T, f.w, k);
+      DeviceBuffer<uint8_t> ws(ws_bytes);
+      kernels::MoeForwardParams p;
+      p.T = c.T;
+      p.top_k = k;
+      p.x = dx.get();
+      p.x_w = c.router_bf16 ? static_cast<const void*>(dx16.get()) : dx.get();
+      p.out = out.get();
+      p.workspace = ws.get();
+      p.workspace_bytes = ws_bytes;
+      const QString what = QString("int8 T=%1 E=%2 H=%3 I=%4 router %5")
+                               .arg(c.T)
+                               .arg(c.E)
+                               .arg(c.H)
+                               .arg(c.I)
+                               .arg(c.router_bf16 ? "bf16" : "f32");
+      FOLIO_EXPECT_OK(kernels::MoeForwardGrouped(p, f.w, *runner.value()));
+      FOLIO_EXPECT_CLOSE(qPrintable("moe grouped " + what), out.Download(), want_grouped, 2e-3);
+      FOLIO_EXPECT_OK(kernels::MoeForwardGemv(p, f.w, *runner.value()));
+      FOLIO_EXPECT_CLOSE(qPrintable("moe gemv " + what), out.Download(), want_gemv, 2e-3);
+      // accumulate: out += moe(x) on top of the previous result.
+      p.accumulate = true;
+      FOLIO_EXPECT_OK(kernels::MoeForwardGemv(p, f.w, *runner.value()));
+      std::vector<float> twice(want_gemv);
+      for (float& v : twice) v *= 2.0f;
+      FOLIO_EXPECT_CLOSE(qPrintable("moe gemv accumulate " + what), out.Download(), twice, 2e-3);
+    }
+  }
+
+  // The decode MoE (router GEMM through cuBLAS, GEMV kernels reading the chosen int8
+  // experts) captured once in a CUDA graph and replayed on new inputs: cuBLAS must not
+  // allocate during capture (GemmRunner gives it a workspace) and nothing may depend on
+  // host values of the captured step.
+  void moeDecodeCapturesIntoAGraph() {
+    cudaStream_t stream = nullptr;
+    QCOMPARE(cudaStreamCreate(&stream), cudaSuccess);  // blocking: waits for the uploads
+    {
+      auto runner = kernels::GemmRunner::Create(stream);
+      QVERIFY2(runner.ok(), runner.status().message().c_str());
+      const int64_t E = 8, H = 256, I = 384, k = 2;
+      Int8MoeFixture f(E, H, I, true, 4242);
+      DeviceBuffer<float> dx(H), out(H);
+      DeviceBuffer<uint16_t> dx16(H);
+      const size_t ws_bytes = kernels::MoeWorkspaceBytes(1, f.w, k);
+      DeviceBuffer<uint8_t> ws(ws_bytes);
+      kernels::MoeForwardParams p;
+      p.T = 1;
+      p.top_k = k;
+      p.x = dx.get();
+      p.x_w = dx16.get();
+      p.out = out.get();
+      p.workspace = ws.get();
+      p.workspace_bytes = ws_bytes;
+      QCOMPARE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+      const Status st = kernels::MoeForwardGemv(p, f.w, *runner.value());
+      cudaGraph_t graph = nullptr;
+      QCOMPARE(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+      QVERIFY2(st.ok(), st.message().c_str());
+      cudaGraphExec_t exec = nullptr;
+      QCOMPARE(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+      for (uint32_t step = 0; step < 3; ++step) {
+        const std::vector<float> x = RoundBf16(Normal(H, 5000 + step));
+        dx.Upload(x);
+        dx16.Upload(ToBf16(x));
+        QCOMPARE(cudaGraphLaunch(exec, stream), cudaSuccess);
+        QCOMPARE(cudaStreamSynchronize(stream), cudaSuccess);
+        const std::vector<float> want =
+            HostMoe(x, 1, H, I, E, k, f.router, f.gate, f.up, f.down, false);
+        FOLIO_EXPECT_CLOSE(qPrintable(QString("moe decode graph step %1").arg(step)),
+                           out.Download(), want, 2e-3);
+      }
+      cudaGraphExecDestroy(exec);
+      cudaGraphDestroy(graph);
+    }
+    cudaStreamDestroy(stream);
   }
 
   void argmaxPicksTheLargestLowestIndex() {
