@@ -35,5 +35,8 @@ struct Int8Matrix {
 // 2-D, another dtype, no host data (a synthetic tensor left to the device), or a value that
 // is not finite (int8 cannot stand for it).
 Result<Int8Matrix> QuantizeInt8Rows(const TensorView& w);
+// The same with the portable loops only (QuantizeInt8Rows uses AVX2 where the CPU has it);
+// tests check that both give the same bytes.
+Result<Int8Matrix> QuantizeInt8RowsPortable(const TensorView& w);
 
 }  // namespace folio

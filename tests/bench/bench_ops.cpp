@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/ops.h"
+#include "engine/quant.h"
 
 using namespace folio;
 
@@ -45,7 +46,13 @@ Weight MakeWeight(int64_t N, int64_t K, DType dt) {
       std::memcpy(w.bytes.data() + 2 * i, &h, 2);
     }
   }
-  w.view = {"w", dt, {N, K}, w.bytes.data(), w.bytes.size()};
+  w.view = TensorView{.name = "w",
+                      .dtype = dt,
+                      .shape = {N, K},
+                      .data = w.bytes.data(),
+                      .nbytes = w.bytes.size(),
+                      .row_scale = nullptr,
+                      .synthetic = {}};
   return w;
 }
 
@@ -66,6 +73,25 @@ int main(int argc, char** argv) {
     const double mm = Seconds([&] { cpu::MatMul(x.data(), 512, K, w.view, nullptr, y.data()); }, 3);
     std::printf("gemm    %s [%lld x %lld], T=512: %.1f ms  %.1f GFLOP/s\n", DTypeName(dt).data(),
                 (long long)N, (long long)K, mm * 1e3, 2.0 * 512 * N * K / mm / 1e9);
+  }
+  {  // int8 experts (--experts-int8) against bf16 at an expert's gate/up shape
+    const int64_t NE = 14336, KE = 4096;
+    const Weight w = MakeWeight(NE, KE, DType::kBF16);
+    const auto t0 = std::chrono::steady_clock::now();
+    const Int8Matrix q = QuantizeInt8Rows(w.view).value();
+    const double qs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("quantise bf16 -> int8 [%lld x %lld]: %.0f ms (one thread)\n", (long long)NE,
+                (long long)KE, qs * 1e3);
+    const auto x = Random(KE);
+    std::vector<float> y(static_cast<size_t>(NE));
+    const TensorView qv = q.view();
+    for (const TensorView* v : {&w.view, &qv}) {
+      const double bytes = v->dtype == DType::kI8 ? double(q.bytes()) : double(w.bytes.size());
+      const double mv = Seconds([&] { cpu::MatMul(x.data(), 1, KE, *v, nullptr, y.data()); }, 10);
+      std::printf("matvec  %s [%lld x %lld], T=1:   %.3f ms  %.1f GB/s of weights\n",
+                  DTypeName(v->dtype).data(), (long long)NE, (long long)KE, mv * 1e3,
+                  bytes / mv / 1e9);
+    }
   }
   {
     const int64_t T = 512, Dn = 8192, S = 16;

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/checkpoint.h"
 #include "engine/cpu_backend.h"
 #include "engine/ops.h"
 #include "engine/quant.h"
@@ -218,6 +219,22 @@ class TestQuant : public QObject {
     QCOMPARE(v.GetF32(7 * K + 3), float(m.q[size_t(7 * K + 3)]) * m.scale[7]);
   }
 
+  // The AVX2 loops (where the CPU has them) give the portable loops' bytes, so the rule has
+  // one answer; odd K leaves a scalar tail in every row.
+  void simdAndPortableGiveSameBytes() {
+    std::mt19937 rng(5);
+    for (DType dt : {DType::kF32, DType::kBF16}) {
+      for (int64_t K : {int64_t{1}, int64_t{7}, int64_t{64}, int64_t{301}}) {
+        std::vector<float> vals = RandomVec(rng, 23 * K, 3.0f);
+        for (size_t i = 0; i < vals.size(); i += 5) vals[i] = std::nearbyint(vals[i] * 40) / 4;
+        const auto w = MakeTensor(vals, {23, K}, dt);
+        const Int8Matrix a = Quantize(w.view), b = QuantizeInt8RowsPortable(w.view).value();
+        QCOMPARE(a.scale, b.scale);
+        QVERIFY2(a.q == b.q, qPrintable(QString("K=%1").arg(K)));
+      }
+    }
+  }
+
   void rejectsWhatItCannotQuantise() {
     const auto vec = MakeTensor({1, 2, 3}, {3}, DType::kF32, "model.norm.weight");
     auto r = QuantizeInt8Rows(vec.view);
@@ -251,6 +268,37 @@ class TestQuant : public QObject {
     QVERIFY(!f.ok());
     QCOMPARE(f.status().code(), ErrorCode::kUnsupported);
     QVERIFY(f.status().message().find("I8") != std::string::npos);
+  }
+
+  // Nor can an in-memory checkpoint: FromMemory and JambaWeights::Bind take only F32, F16 and
+  // BF16 weights, so an int8 view never reaches the graph except through experts_int8.
+  void bindRefusesI8Weights() {
+    struct Held {
+      std::shared_ptr<const Checkpoint> file;
+      Int8Matrix q;
+    };
+    auto held = std::make_shared<Held>();
+    held->file = Checkpoint::Open(FixtureDir("jamba-tiny").toStdString()).value();
+    const std::string name = "model.layers.1.feed_forward.experts.0.gate_proj.weight";
+    std::vector<TensorView> tensors;
+    for (const std::string& n : held->file->Names()) tensors.push_back(held->file->Get(n).value());
+    for (TensorView& t : tensors) {
+      if (t.name == name) {
+        held->q = Quantize(t);
+        t = held->q.view();
+      }
+    }
+    // Checkpoint::FromMemory already checks dtypes; Bind checks again.
+    auto ck =
+        Checkpoint::FromMemory(held->file->config(), "int8 in memory", std::move(tensors), held);
+    Status st = ck.status();
+    if (ck.ok()) {
+      st = CpuBackend::Create(std::shared_ptr<const Checkpoint>(std::move(ck).value())).status();
+    }
+    QCOMPARE(st.code(), ErrorCode::kUnsupported);
+    QVERIFY2(st.message().find(name) != std::string::npos &&
+                 st.message().find("I8") != std::string::npos,
+             st.message().c_str());
   }
 
   // ref::MatMul over kI8 is exactly ref::MatMul over the dequantised float32 matrix.
