@@ -88,6 +88,8 @@ class CudaBackend : public Backend {
   // Test hook: force the MoE path (0 = by T, 1 = grouped GEMMs, 2 = GEMV) and the attention
   // kernel (0 = by T, 1 = tiled prefill, 2 = split-K), so both paths run on the model.
   void ForcePaths(int moe_path, int attention_path);
+  // Test hook: decode steps run by replaying a captured CUDA graph so far.
+  int64_t graph_replays() const;
 
  private:
   explicit CudaBackend(std::unique_ptr<CudaBackendImpl> impl);

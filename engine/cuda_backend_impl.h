@@ -180,6 +180,10 @@ class CudaBackendImpl {
   int32_t* h_step = nullptr;                         // pinned [2]: id, position
   float* h_logits = nullptr;                         // pinned [vocab]
   bool graphs_failed = false;                        // capture failed once: eager from then on
+  int64_t graph_replays = 0;
+  // A one-token step runs as captured (device-side id and position, split-K attention,
+  // GEMV MoE) unless ForcePaths asks for the grouped MoE or the tiled attention.
+  bool StepOnDevice() const { return force_moe != 1 && force_attention != 1; }
   void DropGraphs();
 
   int64_t CacheBytes(int64_t context) const;

@@ -25,6 +25,10 @@ Status Cuda(cudaError_t e, const std::string& what) {
 
 }  // namespace
 
+int64_t CudaBackend::graph_replays() const {
+  return impl_->graph_replays;
+}
+
 void CudaBackendImpl::DropGraphs() {
   for (auto& [key, exec] : graphs) cudaGraphExecDestroy(exec);
   graphs.clear();
@@ -83,6 +87,7 @@ Status CudaBackendImpl::DecodeWithGraph(int64_t id, CudaCache& cache, float* log
   FOLIO_RETURN_IF_ERROR(Cuda(cudaStreamSynchronize(stream), "running the decode graph"));
   if (logits) std::memcpy(logits, h_logits, static_cast<size_t>(V) * 4);
   cache.pos += 1;
+  ++graph_replays;
   *ran = true;
   return Status::Ok();
 }

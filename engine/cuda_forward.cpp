@@ -282,8 +282,10 @@ size_t CudaBackendImpl::PlanWorkspace(bool bind) {
   ap.n_heads = c.num_attention_heads;
   ap.head_dim = hd;
   const size_t split_small = kernels::AttentionSplitKWorkspaceBytes(ap, 256);
+  // Split-K over a whole chunk only runs when a test forces it: one split's room (the
+  // kernel lowers the split count to fit) rather than 8 (272 MiB at chunk 2048, Mini).
   ap.T = C;
-  const size_t attn_bytes = std::max(split_small, kernels::AttentionSplitKWorkspaceBytes(ap, 8));
+  const size_t attn_bytes = std::max(split_small, kernels::AttentionSplitKWorkspaceBytes(ap, 1));
 
   size_t off = 0;
   auto take = [&](size_t bytes) -> void* {
@@ -376,12 +378,18 @@ Status CudaBackendImpl::ForwardChunk(const int64_t* ids, int64_t T, CudaCache& c
                                      float* logits_all, bool want_last, float* logits_last) {
   const int64_t H = config->hidden_size, V = config->vocab_size;
   if (profiler) FOLIO_RETURN_IF_ERROR(profiler->Start(stream));
+  // A single token runs exactly the step a CUDA graph captures (id and position read from
+  // the device, splits fixed for the cache's max_ctx), so decoding with and without graphs
+  // gives the same bits (unless a test forces the grouped MoE or tiled attention path).
+  const bool step = T == 1 && StepOnDevice();
   std::vector<int32_t> ids32(ids, ids + T);
-  FOLIO_RETURN_IF_ERROR(Cuda(
-      cudaMemcpyAsync(work.ids, ids32.data(), ids32.size() * 4, cudaMemcpyHostToDevice, stream),
-      "uploading token ids"));
+  if (step) ids32.push_back(static_cast<int32_t>(cache.pos));
+  FOLIO_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(step ? work.step : work.ids, ids32.data(),
+                                             ids32.size() * 4, cudaMemcpyHostToDevice, stream),
+                             "uploading token ids"));
   FOLIO_RETURN_IF_ERROR(Mark(ProfilePart::kOther, -1));
-  FOLIO_RETURN_IF_ERROR(RunLayers(work.ids, T, cache, nullptr));
+  FOLIO_RETURN_IF_ERROR(step ? RunLayers(work.step, 1, cache, work.step + 1)
+                             : RunLayers(work.ids, T, cache, nullptr));
   if (logits_all) {
     // kLogitsRows rows at a time through the small logits buffer (copies to pageable
     // memory return when done, so the buffer is free again for the next rows).
@@ -429,7 +437,8 @@ Status CudaBackend::Forward(const int64_t* ids, int64_t T, CacheState& state,
   std::lock_guard<std::mutex> lock(impl_->mu);
   const auto t0 = std::chrono::steady_clock::now();
   CudaBackendImpl& b = *impl_;
-  if (T == 1 && b.options.cuda_graphs && !b.observer && !b.profiler && !b.graphs_failed) {
+  if (T == 1 && b.options.cuda_graphs && !b.observer && !b.profiler && !b.graphs_failed &&
+      b.StepOnDevice()) {
     bool ran = false;
     FOLIO_RETURN_IF_ERROR(b.DecodeWithGraph(
         ids[0], *cache, out.mode == LogitsMode::kNone ? nullptr : out.logits, &ran));
