@@ -66,19 +66,64 @@ static_assert(kBM * (kBK / 8) == kGemmThreads, "one 16-byte x chunk per thread")
 static_assert(kBN * (kBK / 8) == 2 * kGemmThreads, "two 8-byte q chunks per thread");
 static_assert(kSmemBytes <= 48 * 1024, "static shared memory limit");
 
+// What one block multiplies: its rows [m0, m_end) of x and y (m_end bounds the tile), the
+// int8 matrix and its row scales. Plain GEMM: m_end = M; grouped: the group's last row.
+struct BlockTask {
+  int64_t m0, m_end;
+  const int8_t* q;
+  const float* scale;
+};
+
+// Both launch forms in one parameter block. Grouped: rows [offsets[g], offsets[g+1]) use
+// q_ptrs[g] / scale_ptrs[g]; plain: q / scale for all M rows.
+struct GemmParams {
+  int64_t M, N, K;
+  const uint16_t* x;
+  int64_t ldx;
+  float* y;
+  int64_t ldy;
+  bool accumulate;
+  const int8_t* q;
+  const float* scale;
+  const int32_t* offsets;
+  int groups;
+  const int8_t* const* q_ptrs;
+  const float* const* scale_ptrs;
+};
+
+// Grouped: blockIdx.y counts the row tiles of group 0, then group 1, ...; a block past the
+// last tile (the grid is sized for the worst case) gets m0 >= m_end and does nothing.
+// Every thread computes the same task, so the early return is block-uniform.
+template <bool kGrouped>
+__device__ __forceinline__ BlockTask FindTask(const GemmParams& a) {
+  if constexpr (!kGrouped) {
+    return {static_cast<int64_t>(blockIdx.y) * kBM, a.M, a.q, a.scale};
+  } else {
+    int64_t tile = blockIdx.y;
+    for (int g = 0; g < a.groups; ++g) {
+      const int64_t begin = a.offsets[g], end = a.offsets[g + 1];
+      const int64_t tiles = (end - begin + kBM - 1) / kBM;
+      if (tile < tiles) return {begin + tile * kBM, end, a.q_ptrs[g], a.scale_ptrs[g]};
+      tile -= tiles;
+    }
+    return {0, 0, nullptr, nullptr};
+  }
+}
+
 struct GemmTileRegs {
   uint4 x;     // 8 bf16
   uint2 q[2];  // 2 x 8 int8
 };
 
-__device__ __forceinline__ void LoadTileGlobal(const Int8GemmArgs& a, int64_t m0, int64_t n0,
-                                               int64_t k0, GemmTileRegs* r) {
+__device__ __forceinline__ void LoadTileGlobal(const GemmParams& a, const BlockTask& task,
+                                               int64_t n0, int64_t k0, GemmTileRegs* r) {
   const int tid = threadIdx.x;
   {
     const int row = tid >> 2, chunk = tid & 3;
-    const int64_t m = m0 + row, k = k0 + chunk * 8;
+    const int64_t m = task.m0 + row, k = k0 + chunk * 8;
     r->x = make_uint4(0, 0, 0, 0);
-    if (m < a.M && k < a.K) r->x = __ldg(reinterpret_cast<const uint4*>(a.x + m * a.ldx + k));
+    if (m < task.m_end && k < a.K)
+      r->x = __ldg(reinterpret_cast<const uint4*>(a.x + m * a.ldx + k));
   }
 #pragma unroll
   for (int j = 0; j < 2; ++j) {
@@ -86,7 +131,7 @@ __device__ __forceinline__ void LoadTileGlobal(const Int8GemmArgs& a, int64_t m0
     const int row = idx >> 2, chunk = idx & 3;
     const int64_t n = n0 + row, k = k0 + chunk * 8;
     r->q[j] = make_uint2(0, 0);
-    if (n < a.N && k < a.K) r->q[j] = __ldg(reinterpret_cast<const uint2*>(a.q + n * a.K + k));
+    if (n < a.N && k < a.K) r->q[j] = __ldg(reinterpret_cast<const uint2*>(task.q + n * a.K + k));
   }
 }
 
@@ -118,14 +163,16 @@ __device__ __forceinline__ void StoreTileShared(const GemmTileRegs& r, __nv_bflo
   }
 }
 
-__global__ void __launch_bounds__(kGemmThreads) Int8GemmKernel(Int8GemmArgs a) {
+template <bool kGrouped>
+__global__ void __launch_bounds__(kGemmThreads) Int8GemmKernel(GemmParams a) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800  // bf16 WMMA needs sm_80
   using namespace nvcuda;
   __shared__ __align__(128) unsigned char smem[kSmemBytes];
+  const BlockTask task = FindTask<kGrouped>(a);
+  if (task.m0 >= task.m_end) return;  // grouped: a spare block
   __nv_bfloat16* stages = reinterpret_cast<__nv_bfloat16*>(smem);
   const int warp = threadIdx.x >> 5;
   const int wm = warp >> 2, wn = warp & 3;  // 2 x 4 warps
-  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kBM;
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * kBN;
   const int64_t n_k = (a.K + kBK - 1) / kBK;
 
@@ -136,12 +183,12 @@ __global__ void __launch_bounds__(kGemmThreads) Int8GemmKernel(Int8GemmArgs a) {
     for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
 
   GemmTileRegs regs;
-  LoadTileGlobal(a, m0, n0, 0, &regs);
+  LoadTileGlobal(a, task, n0, 0, &regs);
   StoreTileShared(regs, stages, stages + kBM * kLds);
   __syncthreads();
   for (int64_t kt = 0; kt < n_k; ++kt) {
     const bool more = kt + 1 < n_k;
-    if (more) LoadTileGlobal(a, m0, n0, (kt + 1) * kBK, &regs);  // in flight during the MMAs
+    if (more) LoadTileGlobal(a, task, n0, (kt + 1) * kBK, &regs);  // in flight during the MMAs
     const __nv_bfloat16* sx = stages + (kt & 1) * kStageElems;
     const __nv_bfloat16* sw = sx + kBM * kLds;
 #pragma unroll
@@ -178,15 +225,30 @@ __global__ void __launch_bounds__(kGemmThreads) Int8GemmKernel(Int8GemmArgs a) {
   __syncthreads();
   for (int idx = threadIdx.x; idx < kBM * kBN; idx += kGemmThreads) {
     const int r = idx / kBN, c = idx - r * kBN;
-    const int64_t m = m0 + r, n = n0 + c;
-    if (m >= a.M || n >= a.N) continue;
-    const float v = sc[r * kLdc + c] * a.scale[n];
+    const int64_t m = task.m0 + r, n = n0 + c;
+    if (m >= task.m_end || n >= a.N) continue;
+    const float v = sc[r * kLdc + c] * task.scale[n];
     float* out = a.y + m * a.ldy + n;
     *out = a.accumulate ? *out + v : v;
   }
 #else
   __trap();
 #endif
+}
+
+// The checks both launch forms share: shapes, leading dimensions, the vector loads' needs.
+Status CheckGemmShape(int64_t M, int64_t N, int64_t K, const void* x, int64_t ldx, int64_t ldy,
+                      const char* what) {
+  const std::string w(what);
+  if (M < 1 || N < 1 || K < 1) return InvalidArgument(w + ": need M, N, K >= 1");
+  if (ldx < K || ldy < N) return InvalidArgument(w + ": a leading dimension is too small");
+  if (K % 8 != 0 || ldx % 8 != 0)
+    return InvalidArgument(w + ": K (" + std::to_string(K) + ") and ldx (" + std::to_string(ldx) +
+                           ") must be multiples of 8");
+  if (reinterpret_cast<uintptr_t>(x) % 16 != 0)
+    return InvalidArgument(w + ": x must be 16-byte aligned");
+  if (CeilDiv<int64_t>(N, kBN) > 0x7fffffff) return InvalidArgument(w + ": N above the grid limit");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -213,21 +275,35 @@ Status QuantizeRowsInt8(const void* w, DType dtype, int64_t N, int64_t K, int8_t
 // Needs K and ldx multiples of 8 with x 16-byte and q 8-byte aligned (the vector loads);
 // Jamba's K (4096, 14336) and cudaMalloc'ed / 256-byte-carved buffers satisfy that.
 Status Int8Gemm(const Int8GemmArgs& a, Stream stream) {
-  if (a.M < 1 || a.N < 1 || a.K < 1 || !a.x || !a.q || !a.scale || !a.y)
-    return InvalidArgument("int8 gemm: need M, N, K >= 1 and x, q, scale, y");
-  if (a.ldx < a.K || a.ldy < a.N)
-    return InvalidArgument("int8 gemm: a leading dimension is too small");
-  if (a.K % 8 != 0 || a.ldx % 8 != 0)
-    return InvalidArgument("int8 gemm: K (" + std::to_string(a.K) + ") and ldx (" +
-                           std::to_string(a.ldx) + ") must be multiples of 8");
-  if (reinterpret_cast<uintptr_t>(a.x) % 16 != 0 || reinterpret_cast<uintptr_t>(a.q) % 8 != 0)
-    return InvalidArgument("int8 gemm: x must be 16-byte and q 8-byte aligned");
-  if (CeilDiv<int64_t>(a.M, kBM) > 65535 || CeilDiv<int64_t>(a.N, kBN) > 0x7fffffff)
+  if (!a.x || !a.q || !a.scale || !a.y) return InvalidArgument("int8 gemm: need x, q, scale and y");
+  FOLIO_RETURN_IF_ERROR(CheckGemmShape(a.M, a.N, a.K, a.x, a.ldx, a.ldy, "int8 gemm"));
+  if (reinterpret_cast<uintptr_t>(a.q) % 8 != 0)
+    return InvalidArgument("int8 gemm: q must be 8-byte aligned");
+  if (CeilDiv<int64_t>(a.M, kBM) > 65535)
     return InvalidArgument("int8 gemm: M above " + std::to_string(65535 * kBM) + " rows");
+  const GemmParams g{a.M,          a.N, a.K,     a.x,     a.ldx, a.y,     a.ldy,
+                     a.accumulate, a.q, a.scale, nullptr, 0,     nullptr, nullptr};
   const dim3 grid(static_cast<unsigned>(CeilDiv<int64_t>(a.N, kBN)),
                   static_cast<unsigned>(CeilDiv<int64_t>(a.M, kBM)));
-  Int8GemmKernel<<<grid, kGemmThreads, 0, stream>>>(a);
+  Int8GemmKernel<false><<<grid, kGemmThreads, 0, stream>>>(g);
   return LaunchStatus("int8 gemm kernel");
+}
+
+// Launch: grid (ceil(N / 128), ceil(R / 64) + groups): the row tiles of all groups together
+// never exceed that (each group rounds up by less than one tile); spare blocks exit at once.
+Status Int8GemmGrouped(const Int8GroupedGemmArgs& a, Stream stream) {
+  if (!a.offsets || !a.x || !a.q || !a.scale || !a.y || a.groups < 1 || a.groups > 1024)
+    return InvalidArgument("int8 grouped gemm: need offsets, x, q, scale, y and 1..1024 groups");
+  FOLIO_RETURN_IF_ERROR(CheckGemmShape(a.R, a.N, a.K, a.x, a.ldx, a.ldy, "int8 grouped gemm"));
+  const int64_t tiles = CeilDiv<int64_t>(a.R, kBM) + a.groups;
+  if (tiles > 65535)
+    return InvalidArgument("int8 grouped gemm: " + std::to_string(a.R) + " rows exceed the grid");
+  const GemmParams g{a.R,   a.N,          a.K,     a.x,     a.ldx,     a.y,
+                     a.ldy, a.accumulate, nullptr, nullptr, a.offsets, static_cast<int>(a.groups),
+                     a.q,   a.scale};
+  const dim3 grid(static_cast<unsigned>(CeilDiv<int64_t>(a.N, kBN)), static_cast<unsigned>(tiles));
+  Int8GemmKernel<true><<<grid, kGemmThreads, 0, stream>>>(g);
+  return LaunchStatus("int8 grouped gemm kernel");
 }
 
 }  // namespace folio::kernels

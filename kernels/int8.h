@@ -37,4 +37,24 @@ struct Int8GemmArgs {
 };
 Status Int8Gemm(const Int8GemmArgs& a, Stream stream);
 
+// The grouped form, for the MoE prefill without a host sync: the R rows of x are split into
+// `groups` consecutive ranges by offsets [groups + 1] (device memory, as MoeGroup writes
+// them; offsets[0] = 0, offsets[groups] = R) and rows [offsets[g], offsets[g+1]) use matrix
+// g: y[r] (+)= x[r] @ (q[g] * scale[g])^T. q and scale are device arrays of `groups` device
+// pointers (q[g] [N, K] int8, 8-byte aligned; scale[g] [N]). One launch for all groups;
+// empty groups cost nothing. K and ldx multiples of 8, x 16-byte aligned, as above.
+struct Int8GroupedGemmArgs {
+  int64_t R = 0, N = 0, K = 0;
+  int64_t groups = 0;
+  const int32_t* offsets = nullptr;
+  const uint16_t* x = nullptr;  // bf16 [R, K]
+  int64_t ldx = 0;
+  const int8_t* const* q = nullptr;
+  const float* const* scale = nullptr;
+  float* y = nullptr;
+  int64_t ldy = 0;
+  bool accumulate = false;
+};
+Status Int8GemmGrouped(const Int8GroupedGemmArgs& a, Stream stream);
+
 }  // namespace folio::kernels

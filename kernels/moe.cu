@@ -321,6 +321,12 @@ Status Validate(const MoeForwardParams& p, const MoeWeights& w) {
           !w.down[e])
         return InvalidArgument("moe: int8 expert " + std::to_string(e) +
                                " lacks a matrix or scale");
+    if (!w.device_ptrs || !w.device_scales)
+      return InvalidArgument("moe: int8 experts need device_ptrs and device_scales ([3, E])");
+    for (const auto* v : {&w.gate, &w.up, &w.down})
+      for (const void* q : *v)
+        if (reinterpret_cast<uintptr_t>(q) % 16 != 0)
+          return InvalidArgument("moe: int8 expert matrices must be 16-byte aligned");
   }
   return Status::Ok();
 }
@@ -378,27 +384,42 @@ Status PerExpertGemm(const std::vector<int32_t>& offsets, const std::vector<cons
   return Status::Ok();
 }
 
-// Int8 experts: y[rows of expert e] = in[rows] (bf16) @ (q_e * scale_e)^T.
-Status PerExpertInt8Gemm(const std::vector<int32_t>& offsets,
-                         const std::vector<const void*>& weights,
-                         const std::vector<const float*>& scales, const void* in, int64_t in_cols,
-                         float* out, int64_t out_cols, Stream stream) {
-  for (size_t e = 0; e + 1 < offsets.size(); ++e) {
-    const int64_t rows = offsets[e + 1] - offsets[e];
-    if (rows == 0) continue;
-    Int8GemmArgs a;
-    a.M = rows;
-    a.N = out_cols;
-    a.K = in_cols;
-    a.x = static_cast<const uint16_t*>(in) + static_cast<int64_t>(offsets[e]) * in_cols;
-    a.ldx = in_cols;
-    a.q = static_cast<const int8_t*>(weights[e]);
-    a.scale = scales[e];
-    a.y = out + static_cast<int64_t>(offsets[e]) * out_cols;
-    a.ldy = out_cols;
-    FOLIO_RETURN_IF_ERROR(Int8Gemm(a, stream));
-  }
-  return Status::Ok();
+// Int8 experts after routing, grouping and the bf16 gather: the three expert GEMMs as one
+// grouped launch each (Int8GemmGrouped reads the expert row ranges from the device), so this
+// path needs no host sync. Matrix m of expert e is device_ptrs[m * E + e].
+Status GroupedInt8Experts(const MoeForwardParams& p, const MoeWeights& w, const MoeBuffers& b,
+                          Stream stream) {
+  const int64_t R = p.T * p.top_k, H = w.hidden, I = w.intermediate, E = w.n_experts;
+  const int8_t* const* q = reinterpret_cast<const int8_t* const*>(w.device_ptrs);
+  auto gemm = [&](int m, const void* in, int64_t K, float* out, int64_t N) {
+    Int8GroupedGemmArgs a;
+    a.R = R;
+    a.N = N;
+    a.K = K;
+    a.groups = E;
+    a.offsets = b.offsets;
+    a.x = static_cast<const uint16_t*>(in);
+    a.ldx = K;
+    a.q = q + m * E;
+    a.scale = w.device_scales + m * E;
+    a.y = out;
+    a.ldy = N;
+    return Int8GemmGrouped(a, stream);
+  };
+  FOLIO_RETURN_IF_ERROR(gemm(0, b.xg, H, b.g, I));
+  FOLIO_RETURN_IF_ERROR(gemm(1, b.xg, H, b.u, I));
+  SwiGLUParams sw;
+  sw.rows = R;
+  sw.cols = I;
+  sw.gate = b.g;
+  sw.up = b.u;
+  sw.in_stride = I;
+  sw.out_bf16 = static_cast<uint16_t*>(b.act);
+  FOLIO_RETURN_IF_ERROR(SwiGLU(sw, stream));
+  FOLIO_RETURN_IF_ERROR(gemm(2, b.act, I, b.yg, H));
+  MoeCombineKernel<<<ElemGrid(p.T * H), 256, 0, stream>>>(
+      b.yg, b.row_of, b.weight, p.T, static_cast<int>(p.top_k), H, p.out, p.accumulate);
+  return LaunchStatus("moe combine kernel");
 }
 
 }  // namespace
@@ -449,39 +470,29 @@ Status MoeForwardGrouped(const MoeForwardParams& p, const MoeWeights& w, GemmRun
         static_cast<const float*>(p.x_w), b.token_of, R, H, static_cast<float*>(b.xg));
   }
   FOLIO_RETURN_IF_ERROR(LaunchStatus("moe gather kernel"));
-  // The one host sync: GEMM shapes need the per-expert row counts.
+  if (w.int8) return GroupedInt8Experts(p, w, b, stream);
+  // The one host sync: cuBLAS GEMM shapes need the per-expert row counts.
   std::vector<int32_t> offsets(static_cast<size_t>(E + 1));
   FOLIO_RETURN_IF_ERROR(
       CudaStatus(cudaMemcpyAsync(offsets.data(), b.offsets, sizeof(int32_t) * offsets.size(),
                                  cudaMemcpyDeviceToHost, stream),
                  "moe: reading expert counts"));
   FOLIO_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream), "moe: waiting for routing"));
-  if (w.int8) {
-    FOLIO_RETURN_IF_ERROR(
-        PerExpertInt8Gemm(offsets, w.gate, w.gate_scale, b.xg, H, b.g, I, stream));
-    FOLIO_RETURN_IF_ERROR(PerExpertInt8Gemm(offsets, w.up, w.up_scale, b.xg, H, b.u, I, stream));
-  } else {
-    FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.gate, w.dtype, b.xg, H, b.g, I, gemm));
-    FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.up, w.dtype, b.xg, H, b.u, I, gemm));
-  }
+  FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.gate, w.dtype, b.xg, H, b.g, I, gemm));
+  FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.up, w.dtype, b.xg, H, b.u, I, gemm));
   SwiGLUParams sw;
   sw.rows = R;
   sw.cols = I;
   sw.gate = b.g;
   sw.up = b.u;
   sw.in_stride = I;
-  if (w.dtype == DType::kBF16 || w.int8) {
+  if (w.dtype == DType::kBF16) {
     sw.out_bf16 = static_cast<uint16_t*>(b.act);
   } else {
     sw.out = static_cast<float*>(b.act);
   }
   FOLIO_RETURN_IF_ERROR(SwiGLU(sw, stream));
-  if (w.int8) {
-    FOLIO_RETURN_IF_ERROR(
-        PerExpertInt8Gemm(offsets, w.down, w.down_scale, b.act, I, b.yg, H, stream));
-  } else {
-    FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.down, w.dtype, b.act, I, b.yg, H, gemm));
-  }
+  FOLIO_RETURN_IF_ERROR(PerExpertGemm(offsets, w.down, w.dtype, b.act, I, b.yg, H, gemm));
   MoeCombineKernel<<<ElemGrid(p.T * H), 256, 0, stream>>>(
       b.yg, b.row_of, b.weight, p.T, static_cast<int>(p.top_k), H, p.out, p.accumulate);
   return LaunchStatus("moe combine kernel");
@@ -493,8 +504,6 @@ Status MoeForwardGrouped(const MoeForwardParams& p, const MoeWeights& w, GemmRun
 Status MoeForwardGemv(const MoeForwardParams& p, const MoeWeights& w, GemmRunner& gemm) {
   FOLIO_RETURN_IF_ERROR(Validate(p, w));
   if (!w.device_ptrs) return InvalidArgument("moe gemv: device expert pointers are required");
-  if (w.int8 && !w.device_scales)
-    return InvalidArgument("moe gemv: int8 experts need device row-scale pointers");
   if (p.T * p.top_k > 65535)
     return InvalidArgument("moe gemv: T * k above 65535 (use the grouped path)");
   Stream stream = gemm.stream();

@@ -5,7 +5,9 @@
 // Two paths, same result up to float32 rounding:
 //   MoeForwardGrouped  tokens grouped by expert (deterministic order: by token, then
 //                      slot), each expert one set of cuBLAS GEMMs over its gathered rows,
-//                      then a weighted combine. For prefill. One host sync (expert counts).
+//                      then a weighted combine. For prefill. One host sync (expert counts)
+//                      for bf16/f32 experts; none for int8 experts (one grouped Int8Gemm
+//                      launch per matrix reads the expert row ranges on the device).
 //   MoeForwardGemv     a warp per output row reading only the experts each token chose,
 //                      expert weights picked on the device: no host sync. For decode
 //                      (T = 1 reads just the two chosen experts), correct for any T.
@@ -37,7 +39,9 @@ struct MoeWeights {
   const void* const* device_ptrs = nullptr;
   // Int8 experts (kernels/int8.h, --experts-int8): gate/up/down then point at int8
   // matrices and these hold each matrix's row scales (float32, [rows]); `dtype` stays the
-  // router's and the activations' dtype (kBF16). device_scales is [3, E] like device_ptrs.
+  // router's and the activations' dtype (kBF16). device_scales is [3, E] like device_ptrs;
+  // both paths need device_ptrs and device_scales for int8, and the int8 matrices 16-byte
+  // aligned.
   bool int8 = false;
   std::vector<const float*> gate_scale, up_scale, down_scale;
   const float* const* device_scales = nullptr;

@@ -3,6 +3,7 @@
 // a float64 reference for M = 1, 3, 17, 300 and N, K off the tile sizes, and FillSynthetic
 // reproduces engine/synthetic_fill.h bit for bit, including past index 2^31.
 #include <cstring>
+#include <memory>
 
 #include "engine/quant.h"
 #include "engine/synthetic_fill.h"
@@ -145,6 +146,57 @@ class TestGpuInt8 : public QObject {
       FOLIO_EXPECT_CLOSE(qPrintable(QString("int8 gemm M=%1 N=%2 K=%3").arg(c.M).arg(c.N).arg(c.K)),
                          got, want, 1e-3);
     }
+  }
+
+  // The grouped launch (MoE prefill): consecutive row ranges, empty groups among them, each
+  // range against its own matrix and scales; one launch, offsets read on the device.
+  void int8GroupedGemmUsesEachGroupsMatrix() {
+    const std::vector<int32_t> sizes = {0, 1, 70, 0, 129, 5, 64, 0};
+    const int64_t G = static_cast<int64_t>(sizes.size()), N = 200, K = 72, ldx = K, ldy = N + 1;
+    std::vector<int32_t> offsets = {0};
+    for (int32_t n : sizes) offsets.push_back(offsets.back() + n);
+    const int64_t R = offsets.back();
+    const std::vector<float> x = RoundBf16(Normal(static_cast<size_t>(R * ldx), 300));
+    const std::vector<float> y0 = Normal(static_cast<size_t>(R * ldy), 301);
+    std::vector<std::unique_ptr<DeviceBuffer<int8_t>>> dq;
+    std::vector<std::unique_ptr<DeviceBuffer<float>>> ds;
+    std::vector<const int8_t*> qptrs;
+    std::vector<const float*> sptrs;
+    std::vector<float> want(y0);
+    for (int64_t g = 0; g < G; ++g) {
+      const std::vector<float> w = Normal(static_cast<size_t>(N * K), 400 + g, 0.1f);
+      std::vector<int8_t> q;
+      std::vector<float> scale;
+      HostQuantize(w, N, K, &q, &scale);
+      qptrs.push_back(dq.emplace_back(std::make_unique<DeviceBuffer<int8_t>>(q))->get());
+      sptrs.push_back(ds.emplace_back(std::make_unique<DeviceBuffer<float>>(scale))->get());
+      for (int64_t r = offsets[g]; r < offsets[g + 1]; ++r)
+        for (int64_t n = 0; n < N; ++n) {
+          double acc = 0;
+          for (int64_t k = 0; k < K; ++k) acc += double(x[r * ldx + k]) * q[n * K + k];
+          want[r * ldy + n] = static_cast<float>(y0[r * ldy + n] + acc * scale[n]);
+        }
+    }
+    DeviceBuffer<uint16_t> dx(ToBf16(x));
+    DeviceBuffer<float> dy(y0);
+    DeviceBuffer<int32_t> doff(offsets);
+    DeviceBuffer<const int8_t*> dqp(qptrs);
+    DeviceBuffer<const float*> dsp(sptrs);
+    kernels::Int8GroupedGemmArgs a;
+    a.R = R;
+    a.N = N;
+    a.K = K;
+    a.groups = G;
+    a.offsets = doff.get();
+    a.x = dx.get();
+    a.ldx = ldx;
+    a.q = dqp.get();
+    a.scale = dsp.get();
+    a.y = dy.get();
+    a.ldy = ldy;
+    a.accumulate = true;
+    FOLIO_EXPECT_OK(kernels::Int8GemmGrouped(a, nullptr));
+    FOLIO_EXPECT_CLOSE("int8 grouped gemm", dy.Download(), want, 1e-3);
   }
 
   void int8GemmRefusesShapesItCannotLoad() {
