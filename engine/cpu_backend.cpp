@@ -5,6 +5,8 @@
 #include "engine/cpu_backend.h"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -43,11 +45,74 @@ class CpuCache : public CacheState {
 
 std::mutex g_forward_mu;  // the cpu ops share one pool: one Forward at a time
 
+// Exclusive host time per profile part (bench --profile): Switch charges the time since the
+// previous switch to the part that was running, so nested parts (a projection inside the
+// Mamba mixer) are never counted twice. A null clock costs nothing.
+class PartClock {
+ public:
+  using Clock = std::chrono::steady_clock;
+  PartClock(ForwardProfile* p, size_t layers) : p_(p), last_(Clock::now()) {
+    if (p_->layer_ms.size() < layers) p_->layer_ms.resize(layers);
+  }
+  ProfilePart current() const { return cur_; }
+  void SetLayer(int64_t layer) {
+    Switch(cur_);
+    layer_ = layer;
+  }
+  void Switch(ProfilePart part) {
+    const auto now = Clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    p_->at(cur_) += ms;
+    if (layer_ >= 0) p_->layer_ms[static_cast<size_t>(layer_)][static_cast<size_t>(cur_)] += ms;
+    cur_ = part;
+    last_ = now;
+  }
+
+ private:
+  ForwardProfile* p_;
+  Clock::time_point last_;
+  ProfilePart cur_ = ProfilePart::kOther;
+  int64_t layer_ = -1;
+};
+
+// Runs a block as `part`, then returns to whatever ran before.
+class PartScope {
+ public:
+  PartScope(PartClock* clock, ProfilePart part)
+      : clock_(clock), prev_(clock ? clock->current() : ProfilePart::kOther) {
+    if (clock_) clock_->Switch(part);
+  }
+  ~PartScope() {
+    if (clock_) clock_->Switch(prev_);
+  }
+  PartScope(const PartScope&) = delete;
+  PartScope& operator=(const PartScope&) = delete;
+
+ private:
+  PartClock* clock_;
+  ProfilePart prev_;
+};
+
 // Activations of one Forward call, sized by T.
 struct Graph {
   const ModelConfig& c;
   const OpTable& ops;
   int64_t T;
+  PartClock* clock = nullptr;  // profiling, or nullptr
+
+  // out[T, H] = RMSNorm(x) * w.
+  void Norm(const float* x, const TensorView& w, float* out) const {
+    PartScope part(clock, ProfilePart::kNorms);
+    ops.RmsNorm(x, w, c.rms_norm_eps, T, c.hidden_size, out);
+  }
+
+  // A projection: a dense GEMM, except inside the MoE, whose experts count as MoE.
+  void MatMul(const float* x, int64_t rows, int64_t K, const TensorView& W, const TensorView* bias,
+              float* y) const {
+    const bool in_moe = clock && clock->current() == ProfilePart::kMoE;
+    PartScope s(clock, in_moe ? ProfilePart::kMoE : ProfilePart::kDenseGemm);
+    ops.MatMul(x, rows, K, W, bias, y);
+  }
 
   void Add(float* x, const float* y, int64_t n) const {
     for (int64_t i = 0; i < n; ++i) x[i] += y[i];
@@ -55,10 +120,11 @@ struct Graph {
 
   // out[T, H] = Mamba(u[T, H]); updates the layer's conv and SSM state.
   void Mamba(const MambaWeights& w, CpuLayerCache& cache, const float* u, float* out) const {
+    PartScope part(clock, ProfilePart::kMamba);
     const int64_t H = c.hidden_size, Dn = c.d_inner(), N = c.mamba_d_state, R = c.mamba_dt_rank;
     const double eps = c.rms_norm_eps;
     std::vector<float> xz(static_cast<size_t>(T * 2 * Dn));
-    ops.MatMul(u, T, H, w.in_proj, w.in_proj_bias.data ? &w.in_proj_bias : nullptr, xz.data());
+    MatMul(u, T, H, w.in_proj, w.in_proj_bias.data ? &w.in_proj_bias : nullptr, xz.data());
     std::vector<float> xs(static_cast<size_t>(T * Dn)), z(xs.size()), xc(xs.size());
     for (int64_t t = 0; t < T; ++t) {
       std::copy_n(xz.data() + t * 2 * Dn, Dn, xs.data() + t * Dn);
@@ -70,7 +136,7 @@ struct Graph {
     // p[T, R + 2N] = x_proj(xc); dt, B, C = split(p), each RMS-normalised.
     const int64_t P = R + 2 * N;
     std::vector<float> p(static_cast<size_t>(T * P));
-    ops.MatMul(xc.data(), T, Dn, w.x_proj, nullptr, p.data());
+    MatMul(xc.data(), T, Dn, w.x_proj, nullptr, p.data());
     std::vector<float> dt_in(static_cast<size_t>(T * R)), B(static_cast<size_t>(T * N)), C(B.size());
     for (int64_t t = 0; t < T; ++t) {
       std::copy_n(p.data() + t * P, R, dt_in.data() + t * R);
@@ -81,47 +147,51 @@ struct Graph {
     ops.RmsNorm(B.data(), w.b_norm, eps, T, N, B.data());
     ops.RmsNorm(C.data(), w.c_norm, eps, T, N, C.data());
     std::vector<float> dt(static_cast<size_t>(T * Dn));
-    ops.MatMul(dt_in.data(), T, R, w.dt_proj, &w.dt_proj_bias, dt.data());
+    MatMul(dt_in.data(), T, R, w.dt_proj, &w.dt_proj_bias, dt.data());
     for (float& v : dt) v = Softplus(v);
     std::vector<float>& y = xs;  // reuse: xs is no longer needed
     ops.SelectiveScan({T, Dn, N, xc.data(), dt.data(), B.data(), C.data(), z.data(), w.A.data(),
                        w.D.data(), cache.ssm.data(), y.data()});
-    ops.MatMul(y.data(), T, Dn, w.out_proj, w.out_proj_bias.data ? &w.out_proj_bias : nullptr, out);
+    MatMul(y.data(), T, Dn, w.out_proj, w.out_proj_bias.data ? &w.out_proj_bias : nullptr, out);
   }
 
   // out[T, H] = Attention(u[T, H]) over the cache's past positions plus these T.
   void Attention(const AttentionWeights& w, CpuLayerCache& cache, int64_t past, const float* u,
                  float* out) const {
+    PartScope part(clock, ProfilePart::kAttention);
     const int64_t H = c.hidden_size, hd = c.head_dim();
     const int64_t qd = c.num_attention_heads * hd, kvd = c.num_key_value_heads * hd;
     std::vector<float> q(static_cast<size_t>(T * qd)), o(q.size());
     cache.k.resize(static_cast<size_t>((past + T) * kvd));
     cache.v.resize(cache.k.size());
-    ops.MatMul(u, T, H, w.q, nullptr, q.data());
-    ops.MatMul(u, T, H, w.k, nullptr, cache.k.data() + past * kvd);
-    ops.MatMul(u, T, H, w.v, nullptr, cache.v.data() + past * kvd);
+    MatMul(u, T, H, w.q, nullptr, q.data());
+    MatMul(u, T, H, w.k, nullptr, cache.k.data() + past * kvd);
+    MatMul(u, T, H, w.v, nullptr, cache.v.data() + past * kvd);
     ops.Attention({T, past, c.num_attention_heads, c.num_key_value_heads, hd, q.data(),
                    cache.k.data(), cache.v.data(), o.data()});
-    ops.MatMul(o.data(), T, qd, w.o, nullptr, out);
+    MatMul(o.data(), T, qd, w.o, nullptr, out);
   }
 
   // out[rows, H] = down(silu(gate(u)) * up(u)).
   void Mlp(const MlpWeights& w, const float* u, int64_t rows, float* out) const {
+    const bool in_moe = clock && clock->current() == ProfilePart::kMoE;
+    PartScope part(clock, in_moe ? ProfilePart::kMoE : ProfilePart::kDenseGemm);
     const int64_t H = c.hidden_size, I = c.intermediate_size;
     std::vector<float> g(static_cast<size_t>(rows * I)), up(g.size());
-    ops.MatMul(u, rows, H, w.gate, nullptr, g.data());
-    ops.MatMul(u, rows, H, w.up, nullptr, up.data());
+    MatMul(u, rows, H, w.gate, nullptr, g.data());
+    MatMul(u, rows, H, w.up, nullptr, up.data());
     ops.SwiGLU(g.data(), up.data(), rows * I, g.data());
-    ops.MatMul(g.data(), rows, I, w.down, nullptr, out);
+    MatMul(g.data(), rows, I, w.down, nullptr, out);
   }
 
   // out[T, H] = sum over each token's top-k experts of p_e * expert_e(u), p = softmax of the
   // router logits over all experts (float32), not renormalised over the top k.
   void MoE(const MoEWeights& w, const float* u, float* out) const {
+    PartScope part(clock, ProfilePart::kMoE);
     const int64_t H = c.hidden_size, E = c.num_experts;
     const int64_t k = std::min(c.num_experts_per_tok, E);
     std::vector<float> probs(static_cast<size_t>(T * E));
-    ops.MatMul(u, T, H, w.router, nullptr, probs.data());
+    MatMul(u, T, H, w.router, nullptr, probs.data());
     ops.Softmax(probs.data(), T, E);
     // Route: per expert, the tokens that chose it and their weights.
     std::vector<std::vector<std::pair<int64_t, float>>> routed(static_cast<size_t>(E));
@@ -318,21 +388,29 @@ Status CpuBackend::Forward(const int64_t* ids, int64_t T, CacheState& cache_stat
   std::lock_guard<std::mutex> lock(g_forward_mu);
 
   const int64_t H = c.hidden_size, L = static_cast<int64_t>(weights_.layers.size());
-  const Graph g{c, *ops_, T};
+  const auto t_start = std::chrono::steady_clock::now();
+  std::optional<PartClock> clock;
+  if (profiling_) clock.emplace(&profile_, weights_.layers.size());
+  PartClock* pc = clock ? &*clock : nullptr;
+  const Graph g{c, *ops_, T, pc};
   std::vector<float> x(static_cast<size_t>(T * H)), xn(x.size()), y(x.size());
-  for (int64_t t = 0; t < T; ++t) weights_.embed.ToF32(ids[t] * H, H, x.data() + t * H);
+  {
+    PartScope part(pc, ProfilePart::kEmbedding);
+    for (int64_t t = 0; t < T; ++t) weights_.embed.ToF32(ids[t] * H, H, x.data() + t * H);
+  }
   if (observer_) observer_(-1, x.data(), T, H);
   for (int64_t i = 0; i < L; ++i) {
     const LayerWeights& w = weights_.layers[static_cast<size_t>(i)];
     CpuLayerCache& lc = cache->layers[static_cast<size_t>(i)];
-    ops_->RmsNorm(x.data(), w.input_norm, c.rms_norm_eps, T, H, xn.data());
+    if (pc) pc->SetLayer(i);
+    g.Norm(x.data(), w.input_norm, xn.data());
     if (w.plan.mixer == MixerKind::kMamba) {
       g.Mamba(w.mamba, lc, xn.data(), y.data());
     } else {
       g.Attention(w.attn, lc, cache->pos, xn.data(), y.data());
     }
     g.Add(x.data(), y.data(), T * H);
-    ops_->RmsNorm(x.data(), w.pre_ff_norm, c.rms_norm_eps, T, H, xn.data());
+    g.Norm(x.data(), w.pre_ff_norm, xn.data());
     if (w.plan.mlp == MlpKind::kMoE) {
       g.MoE(w.moe, xn.data(), y.data());
     } else {
@@ -341,15 +419,39 @@ Status CpuBackend::Forward(const int64_t* ids, int64_t T, CacheState& cache_stat
     g.Add(x.data(), y.data(), T * H);
     if (observer_) observer_(i, x.data(), T, H);
   }
-  ops_->RmsNorm(x.data(), weights_.final_norm, c.rms_norm_eps, T, H, xn.data());
+  if (pc) pc->SetLayer(-1);
+  g.Norm(x.data(), weights_.final_norm, xn.data());
   if (observer_) observer_(L, xn.data(), T, H);
-  if (out.mode == LogitsMode::kLast) {
-    ops_->MatMul(xn.data() + (T - 1) * H, 1, H, weights_.lm_head, nullptr, out.logits);
-  } else if (out.mode == LogitsMode::kAll) {
-    ops_->MatMul(xn.data(), T, H, weights_.lm_head, nullptr, out.logits);
+  {
+    PartScope part(pc, ProfilePart::kLmHead);
+    if (out.mode == LogitsMode::kLast) {
+      ops_->MatMul(xn.data() + (T - 1) * H, 1, H, weights_.lm_head, nullptr, out.logits);
+    } else if (out.mode == LogitsMode::kAll) {
+      ops_->MatMul(xn.data(), T, H, weights_.lm_head, nullptr, out.logits);
+    }
   }
   cache->pos += T;
+  if (pc) {
+    pc->Switch(ProfilePart::kOther);  // charge the tail
+    profile_.forwards += 1;
+    profile_.tokens += T;
+    profile_.total_ms +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
+  }
   return Status::Ok();
+}
+
+Status CpuBackend::SetProfiling(bool on) {
+  std::lock_guard<std::mutex> lock(g_forward_mu);
+  profiling_ = on;
+  return Status::Ok();
+}
+
+ForwardProfile CpuBackend::TakeProfile() {
+  std::lock_guard<std::mutex> lock(g_forward_mu);
+  ForwardProfile p = std::move(profile_);
+  profile_ = ForwardProfile{};
+  return p;
 }
 
 Result<std::unique_ptr<CacheState>> CpuBackend::Snapshot(const CacheState& cache_state) {

@@ -44,6 +44,10 @@ class CpuBackend : public Backend {
   Result<std::unique_ptr<CacheState>> DeserializeCache(std::string_view bytes,
                                                        int64_t max_context) override;
   Status SetHiddenObserver(HiddenObserver observer) override;
+  // Host time per part (backend.h), exclusive: projections inside the Mamba mixer count as
+  // dense GEMMs, experts' projections as MoE.
+  Status SetProfiling(bool on) override;
+  ForwardProfile TakeProfile() override;
   // Weights as held (int8 experts at 1 byte + 4 per row), K/V per token, Mamba state.
   BackendMemory Memory() const override;
 
@@ -58,6 +62,8 @@ class CpuBackend : public Backend {
   JambaWeights weights_;
   const OpTable* ops_;
   HiddenObserver observer_;
+  bool profiling_ = false;   // guarded by the forward lock
+  ForwardProfile profile_;   // recorded since the last TakeProfile
   // With experts_int8: the quantised experts weights_ points into (their heap buffers
   // stay put when this vector is moved in).
   std::vector<Int8Matrix> int8_experts_;

@@ -1,4 +1,5 @@
-// folio-cli logits | generate | bench: the engine from the command line, on raw token ids.
+// folio-cli logits | generate: the engine from the command line, on raw token ids (bench is
+// in cmd_bench.cpp).
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -210,52 +211,5 @@ int RunGenerate(int argc, char** argv, int first) {
   return kExitOk;
 }
 
-int RunBench(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {});
-  const ModelArgs m = ReadModelArgs(args);
-  const int64_t prompt_tokens = args.GetInt("prompt-tokens", 512);
-  const int64_t new_tokens = args.GetInt("new-tokens", 64);
-  const int64_t chunk = args.GetInt("chunk", 512);
-  const int64_t seed = args.GetInt("seed", 1);
-  std::string problem = OptionsProblem(args);
-  if (problem.empty()) problem = CheckModelArgs(m);
-  if (problem.empty() && prompt_tokens < 1) problem = "--prompt-tokens must be >= 1";
-  if (problem.empty() && new_tokens < 0) problem = "--new-tokens must be >= 0";
-  if (problem.empty() && chunk < 1) problem = "--chunk must be >= 1";
-  if (!problem.empty()) return Fail(problem);
-
-  auto backend =
-      MakeBackend(m.device, m.model, static_cast<int>(m.threads), prompt_tokens + new_tokens + 1);
-  if (!backend.ok()) return Fail(backend.status());
-  const int64_t V = (*backend)->config().vocab_size;
-  auto session = Session::Create(**backend, {prompt_tokens + new_tokens + 1, chunk});
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
-
-  std::mt19937_64 rng(static_cast<uint64_t>(seed));
-  std::vector<int64_t> prompt(static_cast<size_t>(prompt_tokens));
-  for (auto& id : prompt) id = static_cast<int64_t>(rng() % static_cast<uint64_t>(V));
-  using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  if (Status st = s.Append(prompt); !st.ok()) return Fail(st);
-  const double prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  Sampler greedy(SamplingParams{.greedy = true});
-  const auto t1 = Clock::now();
-  for (int64_t i = 0; i < new_tokens; ++i) {
-    if (Status st = s.Step(greedy.Sample(s.last_logits(), s.tokens())); !st.ok()) return Fail(st);
-  }
-  const double decode_s = std::chrono::duration<double>(Clock::now() - t1).count();
-  std::printf("model: %s (%s, %d threads)\n", m.model.c_str(), (*backend)->name().c_str(),
-              cpu::NumThreads());
-  std::printf("prefill: %lld tokens in %.3f s = %.1f tokens/s (chunks of %lld)\n",
-              static_cast<long long>(prompt_tokens), prefill_s, prompt_tokens / prefill_s,
-              static_cast<long long>(chunk));
-  if (new_tokens > 0) {
-    std::printf("decode: %lld tokens in %.3f s = %.2f ms/token (%.1f tokens/s)\n",
-                static_cast<long long>(new_tokens), decode_s, 1000.0 * decode_s / new_tokens,
-                new_tokens / decode_s);
-  }
-  return kExitOk;
-}
 
 }  // namespace folio::cli

@@ -8,6 +8,16 @@
 #include "app/version.h"
 
 namespace folio::cli {
+
+#ifdef FOLIO_ENGINE_ONLY
+// chat --docs (cmd_text.cpp) hands over to the assistant, which this build leaves out.
+int RunDocChat(int, char**, int) {
+  std::fprintf(stderr, "folio-cli: chat --docs needs the document library, which this "
+                       "engine-only build (FOLIO_ENGINE_ONLY) leaves out\n");
+  return kExitBadInput;
+}
+#endif
+
 namespace {
 
 int RunVersion(int, char**, int) {
@@ -41,8 +51,12 @@ const Command kCommands[] = {
     {"make-tiny-model", "folio-cli make-tiny-model --out DIR [--seed N]",
      "write a tiny random Jamba checkpoint with a real tokenizer, for tests (output is gibberish)",
      RunMakeTinyModel},
-    {"bench", "folio-cli bench --model DIR [--prompt-tokens N --new-tokens M] [--threads N]",
-     "measure prefill tokens/s and decode ms/token on a seeded random prompt", RunBench},
+    {"bench",
+     "folio-cli bench (--model DIR | --synthetic jamba-1.5-mini|jamba-tiny) [--device cpu|cuda|auto] "
+     "[--context N,N,...] [--new-tokens M] [--chunk C] [--repeat R] [--profile] [--experts-int8] "
+     "[--memory-limit 80G] [--no-cuda-graphs] [--seed S] [--threads N] [--json]",
+     "prefill tokens/s and decode ms/token at each context, beside the hardware floor", RunBench},
+#ifndef FOLIO_ENGINE_ONLY  // the engine-only build (GPU machine) has no library or assistant
     {"ingest", "folio-cli ingest FILE|DIR... [--password PW] [--library PATH]",
      "import PDFs, .txt and .md files (folders are searched) into the library", RunIngest},
     {"docs", "folio-cli docs [--json] [--library PATH]", "list the library's documents", RunDocs},
@@ -66,6 +80,7 @@ const Command kCommands[] = {
     {"embed-eval", "folio-cli embed-eval --model DIR [--data FILE]",
      "dense recall@1/@3 and MRR of every layer on a labelled set (picks the embedding layer)",
      RunEmbedEval},
+#endif
 };
 
 void PrintUsage(FILE* out) {

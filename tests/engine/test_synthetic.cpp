@@ -125,6 +125,40 @@ class TestSynthetic : public QObject {
     QVERIFY(hi - lo < 1000.0f);
   }
 
+  void profilingChangesNothingButRecordsEveryPart() {
+    std::shared_ptr<const Checkpoint> ck = Make("jamba-tiny", 13);
+    auto backend = CpuBackend::Create(ck);
+    QVERIFY(backend.ok());
+    std::vector<int64_t> ids;
+    for (int i = 0; i < 30; ++i) ids.push_back((i * 53 + 7) % 512);
+    auto run = [&](bool profile) {
+      if (!(*backend)->SetProfiling(profile).ok()) qFatal("profiling refused");
+      auto s = Session::Create(**backend);
+      if (!s.ok() || !(*s)->Append(ids).ok() || !(*s)->Step(5).ok()) qFatal("forward failed");
+      const auto l = (*s)->last_logits();
+      return std::vector<float>(l.begin(), l.end());
+    };
+    const std::vector<float> plain = run(false);
+    QCOMPARE((*backend)->TakeProfile().forwards, int64_t{0});  // nothing recorded while off
+    const std::vector<float> profiled = run(true);
+    QCOMPARE(profiled, plain);
+    const ForwardProfile p = (*backend)->TakeProfile();
+    QCOMPARE(p.forwards, int64_t{2});  // one prefill chunk and one step
+    QCOMPARE(p.tokens, int64_t{31});
+    double sum = 0;
+    for (double v : p.ms) sum += v;
+    QVERIFY(sum <= p.total_ms * 1.01 + 0.01);
+    for (ProfilePart part : {ProfilePart::kNorms, ProfilePart::kMamba, ProfilePart::kAttention,
+                             ProfilePart::kDenseGemm, ProfilePart::kMoE, ProfilePart::kLmHead})
+      QVERIFY2(p.at(part) > 0, ProfilePartName(part));
+    QCOMPARE(p.layer_ms.size(), size_t{8});
+    // Layer 2 is attention (period 4, offset 2), layer 0 Mamba: each only has its own mixer.
+    QVERIFY(p.layer_ms[2][static_cast<size_t>(ProfilePart::kAttention)] > 0);
+    QCOMPARE(p.layer_ms[2][static_cast<size_t>(ProfilePart::kMamba)], 0.0);
+    QCOMPARE(p.layer_ms[0][static_cast<size_t>(ProfilePart::kAttention)], 0.0);
+    QCOMPARE((*backend)->TakeProfile().forwards, int64_t{0});  // taking clears
+  }
+
   void cpuBackendRefusesTensorsWithoutHostData() {
     std::shared_ptr<const Checkpoint> ck = Make("jamba-tiny", 5, 0);
     auto backend = CpuBackend::Create(ck);
