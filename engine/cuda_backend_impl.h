@@ -181,6 +181,7 @@ class CudaBackendImpl {
   float* h_logits = nullptr;                         // pinned [vocab]
   bool graphs_failed = false;                        // capture failed once: eager from then on
   int64_t graph_replays = 0;
+  bool step_warmed = false;  // one eager step has run (before the first capture)
   // A one-token step runs as captured (device-side id and position, split-K attention,
   // GEMV MoE) unless ForcePaths asks for the grouped MoE or the tiled attention.
   bool StepOnDevice() const { return force_moe != 1 && force_attention != 1; }

@@ -36,6 +36,12 @@ void CudaBackendImpl::DropGraphs() {
 
 Status CudaBackendImpl::DecodeWithGraph(int64_t id, CudaCache& cache, float* logits, bool* ran) {
   *ran = false;
+  // The first step runs eagerly: it loads the step's kernels (lazy module loading) and
+  // lets cuBLAS settle its choices for M = 1 before anything is captured.
+  if (!step_warmed) {
+    step_warmed = true;
+    return Status::Ok();
+  }
   const int64_t V = config->vocab_size;
   if (!h_step) {
     FOLIO_RETURN_IF_ERROR(Cuda(cudaMallocHost(&h_step, 2 * sizeof(int32_t)), "pinned memory"));
