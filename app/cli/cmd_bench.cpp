@@ -117,7 +117,7 @@ struct BenchOptions {
   std::string model, synthetic, device;
   std::vector<int64_t> contexts;
   int64_t new_tokens = 32, chunk = 0, repeat = 1, threads = 0, seed = 1;
-  bool profile = false, json = false, experts_int8 = false, graphs = true;
+  bool profile = false, json = false, experts_int8 = false, graphs = true, plan_only = false;
   uint64_t memory_limit = 0;
   double peak_bandwidth = 0, peak_flops = 0;  // overrides (bytes/s, FLOP/s)
 };
@@ -135,6 +135,7 @@ std::string ReadOptions(Args& args, BenchOptions* o) {
   o->json = args.Flag("json");
   o->experts_int8 = args.Flag("experts-int8");
   o->graphs = !args.Flag("no-cuda-graphs");
+  o->plan_only = args.Flag("plan-only");
   o->peak_bandwidth = args.GetDouble("peak-bandwidth", 0) * 1e9;  // GB/s
   o->peak_flops = args.GetDouble("peak-tflops", 0) * 1e12;
   const auto ctx = args.Get("context");
@@ -351,12 +352,70 @@ std::string Commas(int64_t v) {
   return s;
 }
 
+// --plan-only: what the model needs and what its floors are at each context, from the
+// config alone (no weights, no device): so a reader can see what fits on which card.
+int RunPlan(const BenchOptions& o) {
+  auto config = o.synthetic.empty() ? LoadModelConfig(o.model) : SyntheticConfig(o.synthetic);
+  if (!config.ok()) return Fail(config.status());
+  CostOptions cost;
+  cost.experts_int8 = o.experts_int8;
+  const ModelCost mc = CountModelCost(*config, cost);
+  const HardwareFloor floor = HardwareFloor::H200();
+  const double bandwidth = o.peak_bandwidth > 0 ? o.peak_bandwidth : floor.bandwidth;
+  const double flops = o.peak_flops > 0 ? o.peak_flops : floor.flops;
+  // The budget: --memory-limit, else one H200's 141 GB. 4 GiB stay for workspace and runtime.
+  const uint64_t budget = o.memory_limit ? o.memory_limit : 141000000000ull;
+  const uint64_t reserve = 4ull << 30;
+  const int64_t fits = LargestContext(*config, budget, reserve, cost);
+  FILE* human = o.json ? stderr : stdout;
+  std::fprintf(human, "plan for %s%s (arithmetic from the config; nothing is run)\n",
+               o.synthetic.empty() ? o.model.c_str() : o.synthetic.c_str(),
+               o.experts_int8 ? ", int8 experts" : "");
+  std::fprintf(human, "weights %s (experts %s); K/V %s per token; Mamba state %s\n",
+               Bytes(static_cast<double>(mc.weight_bytes)).c_str(),
+               Bytes(static_cast<double>(mc.expert_bytes)).c_str(),
+               Bytes(static_cast<double>(mc.kv_bytes_per_token)).c_str(),
+               Bytes(static_cast<double>(mc.mamba_state_bytes)).c_str());
+  std::fprintf(human, "budget %s with %s reserved: largest context %s tokens (model maximum %s)\n",
+               Bytes(static_cast<double>(budget)).c_str(), Bytes(static_cast<double>(reserve)).c_str(),
+               Commas(fits).c_str(), Commas(config->max_position_embeddings).c_str());
+  std::fprintf(human, "floors at %.0f GB/s and %.0f TFLOP/s:\n", bandwidth / 1e9, flops / 1e12);
+  std::fprintf(human, "%9s %14s %14s %16s %6s\n", "context", "prefill floor", "decode floor",
+               "memory needed", "fits");
+  Json rows = Json::array();
+  for (int64_t context : o.contexts) {
+    const double pre = PrefillFlops(*config, context) / flops;
+    const double dec = 1e3 * DecodeBytesPerToken(*config, context, cost) / bandwidth;
+    const double need = static_cast<double>(mc.weight_bytes + mc.mamba_state_bytes + reserve) +
+                        static_cast<double>(mc.kv_bytes_per_token) * static_cast<double>(context);
+    const bool ok = context <= fits;
+    std::fprintf(human, "%9s %12.3f s %11.3f ms %16s %6s\n", Commas(context).c_str(), pre, dec,
+                 Bytes(need).c_str(), ok ? "yes" : "no");
+    rows.push_back({{"context", context}, {"prefill_floor_s", pre}, {"decode_floor_ms", dec},
+                    {"memory_needed_bytes", need}, {"fits", ok}});
+  }
+  if (o.json) {
+    const Json out = {{"model", o.synthetic.empty() ? o.model : o.synthetic},
+                      {"experts_int8", o.experts_int8},
+                      {"weight_bytes", mc.weight_bytes},
+                      {"expert_bytes", mc.expert_bytes},
+                      {"kv_bytes_per_token", mc.kv_bytes_per_token},
+                      {"budget_bytes", budget},
+                      {"reserve_bytes", reserve},
+                      {"max_context_fits", fits},
+                      {"contexts", rows}};
+    std::printf("%s\n", out.dump(2).c_str());
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunBench(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {"profile", "json", "experts-int8", "no-cuda-graphs"});
+  Args args(argc, argv, first, {"profile", "json", "experts-int8", "no-cuda-graphs", "plan-only"});
   BenchOptions o;
   if (std::string problem = ReadOptions(args, &o); !problem.empty()) return Fail(problem);
+  if (o.plan_only) return RunPlan(o);
 
   bool on_gpu = o.device == "cuda";
   if (o.device == "auto") on_gpu = CudaUnavailable().empty();

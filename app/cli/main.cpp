@@ -54,7 +54,7 @@ const Command kCommands[] = {
     {"bench",
      "folio-cli bench (--model DIR | --synthetic jamba-1.5-mini|jamba-tiny) [--device cpu|cuda|auto] "
      "[--context N,N,...] [--new-tokens M] [--chunk C] [--repeat R] [--profile] [--experts-int8] "
-     "[--memory-limit 80G] [--no-cuda-graphs] [--seed S] [--threads N] [--json]",
+     "[--memory-limit 80G] [--no-cuda-graphs] [--plan-only] [--seed S] [--threads N] [--json]",
      "prefill tokens/s and decode ms/token at each context, beside the hardware floor", RunBench},
 #ifndef FOLIO_ENGINE_ONLY  // the engine-only build (GPU machine) has no library or assistant
     {"ingest", "folio-cli ingest FILE|DIR... [--password PW] [--library PATH]",

@@ -117,6 +117,27 @@ class TestCliBench : public QObject {
             p["runs"].toArray()[0].toObject()["decode_bytes_per_token"].toDouble());
   }
 
+  void planOnlyShowsWhatFitsAnEightyGigabyteCard() {
+    // The claim, by arithmetic and without a GPU: Jamba-1.5-Mini with bf16 experts
+    // does not fit 80 GiB; with int8 experts it fits 140K tokens (and the 256K maximum).
+    const QStringList base = {"bench", "--synthetic", "jamba-1.5-mini", "--plan-only",
+                              "--context", "140000,262144", "--memory-limit", "80G", "--json"};
+    const Run bf16 = RunCli(base), int8 = RunCli(base + QStringList{"--experts-int8"});
+    QVERIFY2(bf16.code == 0 && int8.code == 0, qPrintable(bf16.err + int8.err));
+    const QJsonObject b = Json(bf16), q = Json(int8);
+    QCOMPARE(b["budget_bytes"].toDouble(), 80.0 * (1 << 30));
+    QCOMPARE(b["max_context_fits"].toInt(), 0);
+    QVERIFY(!b["contexts"].toArray()[0].toObject()["fits"].toBool());
+    QVERIFY(q["contexts"].toArray()[0].toObject()["fits"].toBool());
+    QVERIFY(q["contexts"].toArray()[1].toObject()["fits"].toBool());
+    QVERIFY(q["max_context_fits"].toDouble() >= 262144);
+    // Floors printed for the reader: decode at 140K is about 6 ms with bf16 experts.
+    const Run h200 = RunCli({"bench", "--synthetic", "jamba-1.5-mini", "--plan-only", "--context",
+                             "140000", "--json"});
+    const double decode = Json(h200)["contexts"].toArray()[0].toObject()["decode_floor_ms"].toDouble();
+    QVERIFY(decode > 5.8 && decode < 6.3);
+  }
+
   void badInputExitsTwoWithOneLine_data() {
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<QString>("says");
