@@ -24,7 +24,8 @@ Status QuantizeRowsInt8(const void* w, DType dtype, int64_t N, int64_t K, int8_t
 // y[M, N] (float32, rows ldy apart) (+)= x[M, K] @ (q * scale)^T, x bf16 [M, K] rows ldx
 // apart, q int8 [N, K], scale [N]. Tensor cores (bf16 mma, float32 accumulate); the int8
 // values (|q| <= 127) are exact in bf16, the scale is applied to the float32 accumulator.
-// For the grouped MoE prefill path (M = the rows routed to one expert, any M >= 1).
+// Any M >= 1 and N; K and ldx must be multiples of 8, x 16-byte and q 8-byte aligned (the
+// vector loads), else InvalidArgument. The MoE uses the grouped form below.
 struct Int8GemmArgs {
   int64_t M = 0, N = 0, K = 0;
   const uint16_t* x = nullptr;  // bf16
