@@ -271,7 +271,8 @@ class TestGpuAttention : public QObject {
     const int64_t kvd = kv_heads * hd;
     const int splits = 6;
     cudaStream_t stream = nullptr;
-    QCOMPARE(cudaStreamCreate(&stream), cudaSuccess);  // blocking: waits for the test's cudaMemcpy uploads
+    // A blocking stream: its work waits for the test's cudaMemcpy uploads (legacy stream).
+    QCOMPARE(cudaStreamCreate(&stream), cudaSuccess);
     DeviceBuffer<float> dq(heads * hd), dk_new(kvd), dv_new(kvd), dout(heads * hd);
     DeviceBuffer<uint16_t> kcache((max_past + 1) * kvd), vcache((max_past + 1) * kvd);
     DeviceBuffer<int32_t> dpos(1);
