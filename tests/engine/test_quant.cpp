@@ -397,6 +397,9 @@ class TestQuant : public QObject {
                                             .arg(over)
                                             .arg(T)
                                             .arg(rel)));
+    // Over the whole logits tensor the difference is within the bar on every fixture.
+    const double l2 = std::sqrt(sq / sq_want);
+    QVERIFY2(l2 <= 5e-2, qPrintable(QString("||a-b||/||b|| = %1").arg(l2)));
     if (model == "jamba-tiny") {  // no near-tied routing in this fixture
       QVERIFY2(rel <= 5e-2, qPrintable(QString("relative logit difference %1").arg(rel)));
     }
