@@ -96,7 +96,13 @@ step() {
 }
 
 # ---- 1. The machine -------------------------------------------------------------------
-note "gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ) at $(git rev-parse --short HEAD 2> /dev/null || echo '?')$(git diff --quiet HEAD 2> /dev/null || echo ' (+ uncommitted changes)')"
+# The device tool sends the working tree, not necessarily .git: say so rather than guess.
+if REV=$(git rev-parse --short HEAD 2> /dev/null); then
+  git diff --quiet HEAD 2> /dev/null || REV="$REV + uncommitted changes"
+else
+  REV="? (no git checkout here)"
+fi
+note "gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ) at $REV"
 { uname -a; cat /etc/os-release 2> /dev/null; nvidia-smi 2>&1; } > "$LOGS/machine.log"
 if [ "$NO_GPU" = 1 ]; then
   note "GPU   none (GPU_CHECK_NO_GPU=1: a rehearsal; build and ctest only)"
@@ -130,7 +136,7 @@ note "arch  $ARCH (compute capability ${CAP:-none}), $JOBS jobs, budget $BUDGET 
 # ---- 2. Dependencies ------------------------------------------------------------------
 # What the engine-only build needs from the system (CMakeLists.txt, FOLIO_ENGINE_ONLY).
 system_has_deps() {
-  command -v pkg-config > /dev/null && pkg-config --exists sentencepiece &&
+  command -v pkg-config > /dev/null && pkg-config --exists sentencepiece 2> /dev/null &&
     [ -e /usr/include/nlohmann/json.hpp ] &&
     { [ -e /usr/include/cblas.h ] || [ -e /usr/include/x86_64-linux-gnu/cblas.h ]; } &&
     [ -e /usr/lib/x86_64-linux-gnu/cmake/Qt6Test/Qt6TestConfig.cmake ]
@@ -171,10 +177,8 @@ use_carried_deps() {
     # Debian points cblas.h at OpenBLAS with an alternatives link dpkg -x does not make.
     -DCMAKE_CXX_FLAGS="-isystem $DEPS/usr/include/x86_64-linux-gnu/openblas-pthread"
     -DCMAKE_EXE_LINKER_FLAGS="$link" -DCMAKE_SHARED_LINKER_FLAGS="$link"
-    -DCMAKE_MODULE_LINKER_FLAGS="$link")
-  if ! command -v pkg-config > /dev/null; then
-    CMAKE_ARGS+=(-DPKG_CONFIG_EXECUTABLE="$DEPS/usr/bin/pkgconf")
-  fi
+    -DCMAKE_MODULE_LINKER_FLAGS="$link"
+    -DPKG_CONFIG_EXECUTABLE="$DEPS/usr/bin/pkgconf")  # the image may have none
 }
 
 CMAKE_ARGS=()
@@ -235,7 +239,7 @@ if grep -q "(Skipped)" "$LOGS/ctest.log"; then
   fi
 fi
 grep -h "greedy tokens matching" "$BUILD"/Testing/Temporary/LastTest.log 2> /dev/null | head -n1 |
-  indent > /dev/null
+  indent
 
 if [ "$NO_GPU" = 1 ]; then
   note "total $(elapsed) s; rehearsal without a GPU: benchmarks not run"
@@ -251,7 +255,7 @@ bench() {
   shift 2
   run_limited "bench $tag: $*" "$limit" "$OUT/bench-$tag.json" "$LOGS/bench-$tag.txt" \
     "$CLI" bench --synthetic jamba-1.5-mini --device cuda --json "$@"
-  indent < "$LOGS/bench-$tag.txt"
+  sed 's/.*\r//' "$LOGS/bench-$tag.txt" | indent  # keep the end of \r progress lines
 }
 CTX=4096,32768,140000
 bench bf16 150 --context $CTX --new-tokens 32 --repeat 2
@@ -263,11 +267,11 @@ bench profile 60 --context 32768 --new-tokens 32 --profile
 for model in jamba-tiny-bf16 jamba-tiny; do
   step "bench --device cuda $model" "bench-cuda-$model.log" 40 "$CLI" bench \
     --model "tests/fixtures/$model" --device cuda --prompt-tokens 512 --new-tokens 64
-  grep -E "prefill|decode" "$LOGS/bench-cuda-$model.log" | indent
+  sed 's/.*\r//' "$LOGS/bench-cuda-$model.log" | indent
 done
 step "bench --device cpu jamba-tiny-bf16 (for comparison)" bench-cpu.log 40 "$CLI" bench \
   --model tests/fixtures/jamba-tiny-bf16 --device cpu --prompt-tokens 512 --new-tokens 64
-grep -E "prefill|decode" "$LOGS/bench-cpu.log" | indent
+sed 's/.*\r//' "$LOGS/bench-cpu.log" | indent
 
 note "total $(elapsed) s; $([ $FAILED -eq 0 ] && echo 'all steps passed' || echo 'SOME STEPS FAILED')"
 exit $FAILED
