@@ -8,46 +8,17 @@
 #include <vector>
 
 #include "engine/ops.h"
+#include "tests/common/tensors.h"
 
 using namespace folio;
+using folio::testing::MakeTensor;
+using folio::testing::OwnedTensor;
+using folio::testing::RandomVec;
 
 namespace {
 
-std::vector<float> RandomVec(std::mt19937& rng, int64_t n, float scale = 1.0f) {
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& f : v) f = u(rng);
-  return v;
-}
 
-// Owns the bytes behind a TensorView; `misalign` shifts the data by one byte to exercise
-// unaligned reads (safetensors does not align tensor data).
-struct OwnedTensor {
-  std::vector<uint8_t> storage;
-  TensorView view;
-};
 
-OwnedTensor MakeTensor(const std::vector<float>& values, std::vector<int64_t> shape, DType dtype,
-                       bool misalign = false) {
-  OwnedTensor t;
-  const size_t es = DTypeSize(dtype), off = misalign ? 1 : 0;
-  t.storage.resize(values.size() * es + off);
-  for (size_t i = 0; i < values.size(); ++i) {
-    uint8_t* p = t.storage.data() + off + i * es;
-    if (dtype == DType::kF32) {
-      std::memcpy(p, &values[i], 4);
-    } else {
-      const uint16_t h = dtype == DType::kBF16 ? F32ToBf16(values[i]) : F32ToF16(values[i]);
-      std::memcpy(p, &h, 2);
-    }
-  }
-  t.view.name = "test";
-  t.view.dtype = dtype;
-  t.view.shape = std::move(shape);
-  t.view.data = t.storage.data() + off;
-  t.view.nbytes = values.size() * es;
-  return t;
-}
 
 // Largest |a - b| relative to the reference's scale (max(1, max |b|)).
 double ScaledMaxDiff(const std::vector<float>& a, const std::vector<float>& b) {

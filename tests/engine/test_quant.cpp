@@ -16,9 +16,13 @@
 #include "engine/ops.h"
 #include "engine/quant.h"
 #include "engine/safetensors.h"
+#include "tests/common/tensors.h"
 #include "tests/common/golden.h"
 
 using namespace folio;
+using folio::testing::MakeTensor;
+using folio::testing::OwnedTensor;
+using folio::testing::RandomVec;
 
 namespace {
 
@@ -26,40 +30,8 @@ QString FixtureDir(const QString& model) {
   return QString::fromUtf8(FOLIO_FIXTURES_DIR) + "/" + model;
 }
 
-std::vector<float> RandomVec(std::mt19937& rng, int64_t n, float scale = 1.0f) {
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& f : v) f = u(rng);
-  return v;
-}
 
-// Owns the bytes behind a TensorView of dtype F32 or BF16.
-struct OwnedTensor {
-  std::vector<uint8_t> storage;
-  TensorView view;
-};
 
-OwnedTensor MakeTensor(const std::vector<float>& values, std::vector<int64_t> shape,
-                       DType dtype = DType::kF32, const std::string& name = "test.weight") {
-  OwnedTensor t;
-  const size_t es = DTypeSize(dtype);
-  t.storage.resize(values.size() * es);
-  for (size_t i = 0; i < values.size(); ++i) {
-    uint8_t* p = t.storage.data() + i * es;
-    if (dtype == DType::kF32) {
-      std::memcpy(p, &values[i], 4);
-    } else {
-      const uint16_t h = F32ToBf16(values[i]);
-      std::memcpy(p, &h, 2);
-    }
-  }
-  t.view.name = name;
-  t.view.dtype = dtype;
-  t.view.shape = std::move(shape);
-  t.view.data = t.storage.data();
-  t.view.nbytes = t.storage.size();
-  return t;
-}
 
 Int8Matrix Quantize(const TensorView& w) {
   auto m = QuantizeInt8Rows(w);
@@ -190,7 +162,7 @@ class TestQuant : public QObject {
       for (int64_t k = 0; k < K; ++k) vals[static_cast<size_t>(n * K + k)] *= mag;
     }
     std::fill_n(vals.begin() + 5 * K, K, 0.0f);  // one all-zero row
-    const auto w = MakeTensor(vals, {N, K}, DType::kBF16, "experts.3.up_proj.weight");
+    const auto w = MakeTensor(vals, {N, K}, DType::kBF16, false, "experts.3.up_proj.weight");
     const Int8Matrix m = Quantize(w.view);
     QCOMPARE(m.name, std::string("experts.3.up_proj.weight"));
     QCOMPARE(m.shape, (std::vector<int64_t>{N, K}));
@@ -236,16 +208,16 @@ class TestQuant : public QObject {
   }
 
   void rejectsWhatItCannotQuantise() {
-    const auto vec = MakeTensor({1, 2, 3}, {3}, DType::kF32, "model.norm.weight");
+    const auto vec = MakeTensor({1, 2, 3}, {3}, DType::kF32, false, "model.norm.weight");
     auto r = QuantizeInt8Rows(vec.view);
     QVERIFY(!r.ok());
     QVERIFY(r.status().message().find("model.norm.weight") != std::string::npos);
-    auto ints = MakeTensor({1, 2, 3, 4}, {2, 2}, DType::kF32, "ids");
+    auto ints = MakeTensor({1, 2, 3, 4}, {2, 2}, DType::kF32, false, "ids");
     ints.view.dtype = DType::kI32;
     r = QuantizeInt8Rows(ints.view);
     QCOMPARE(r.status().code(), ErrorCode::kUnsupported);
     QVERIFY(r.status().message().find("ids") != std::string::npos);
-    const auto nan = MakeTensor({1, NAN, 3, 4}, {2, 2}, DType::kF32, "bad.weight");
+    const auto nan = MakeTensor({1, NAN, 3, 4}, {2, 2}, DType::kF32, false, "bad.weight");
     r = QuantizeInt8Rows(nan.view);
     QVERIFY(!r.ok());
     QVERIFY(r.status().message().find("bad.weight") != std::string::npos);
