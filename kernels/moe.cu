@@ -14,8 +14,10 @@ constexpr int kMaxTopK = 8;
 constexpr int kGemvWarps = 4;  // output rows per GEMV block
 
 // ---- Routing -----------------------------------------------------------------------
-// One thread per token: softmax over E (float32), then k rounds of "largest unchosen"
-// (ties to the lower expert index; the logit order is the probability order).
+// One thread per token: softmax over E (float32), then k rounds of "largest unchosen
+// probability", ties to the lower expert index: the CPU's rule (cpu_backend.cpp ranks the
+// softmax outputs). Ranking by logit instead would differ where two distinct logits give
+// the same float probability (e.g. both underflow to 0): the CPU takes the lower index.
 __global__ void MoeRouteKernel(const float* logits, int64_t T, int E, int k, bool renormalize,
                                int32_t* expert, float* weight) {
   const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -32,13 +34,14 @@ __global__ void MoeRouteKernel(const float* logits, int64_t T, int E, int k, boo
     float bv = -INFINITY;
     for (int e = 0; e < E; ++e) {
       if ((chosen >> e) & 1u) continue;
-      if (best < 0 || l[e] > bv) {
+      const float pe = expf(l[e] - mx) / sum;
+      if (best < 0 || pe > bv) {
         best = e;
-        bv = l[e];
+        bv = pe;
       }
     }
     chosen |= uint64_t{1} << best;
-    const float pr = expf(bv - mx) / sum;
+    const float pr = bv;
     expert[t * k + s] = best;
     weight[t * k + s] = pr;
     wsum += pr;

@@ -283,15 +283,56 @@ class TestGpuDense : public QObject {
     QCOMPARE(offs[E], static_cast<int32_t>(T * k));
   }
 
+  // The CPU backend's rule (cpu_backend.cpp): rank the softmax probabilities, equal ones to
+  // the lower expert index. Rows: all logits equal; an exact three-way tie at the top; two
+  // distinct logits whose probabilities both underflow to 0 (ranking by logit would take
+  // expert 1 there, the CPU takes expert 0); a random row. k = 3 of 6 experts.
+  void moeRoutingBreaksProbabilityTiesByLowestExpert() {
+    const int64_t E = 6, k = 3;
+    std::vector<float> logits = {
+        0.25f,   0.25f,   0.25f, 0.25f, 0.25f,    0.25f,     // all equal
+        1.0f,    3.0f,    3.0f,  -2.0f, 3.0f,     0.0f,      // three-way tie at the top
+        -200.0f, -150.0f, 10.0f, 10.0f, -300.0f,  -250.0f};  // p underflows to 0 for 0, 1, 4, 5
+    const std::vector<float> rnd = Normal(E, 44, 2.0f);
+    logits.insert(logits.end(), rnd.begin(), rnd.end());
+    const int64_t T = static_cast<int64_t>(logits.size()) / E;
+    const std::vector<std::vector<int64_t>> fixed = {{0, 1, 2}, {1, 2, 4}, {2, 3, 0}};
+    DeviceBuffer<float> dl(logits), dw(T * k);
+    DeviceBuffer<int32_t> de(T * k);
+    FOLIO_EXPECT_OK(kernels::MoeRoute(dl.get(), T, E, k, false, de.get(), dw.get(), nullptr));
+    const std::vector<int32_t> ex = de.Download();
+    const std::vector<float> w = dw.Download();
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<float> p(logits.begin() + t * E, logits.begin() + (t + 1) * E);
+      ref::Softmax(p.data(), 1, E);
+      std::vector<int64_t> order(E);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return p[a] > p[b]; });
+      for (int64_t s = 0; s < k; ++s) {
+        if (t < static_cast<int64_t>(fixed.size())) QCOMPARE(order[s], fixed[t][s]);  // the rule
+        QCOMPARE(int64_t{ex[t * k + s]}, order[s]);
+        QVERIFY(std::fabs(w[t * k + s] - p[order[s]]) < 1e-6f);
+      }
+    }
+  }
+
   void moeGroupedAndGemvPathsMatchHost() {
     auto runner = kernels::GemmRunner::Create(nullptr);
     QVERIFY2(runner.ok(), runner.status().message().c_str());
-    for (auto [T, E, bf16] : {std::tuple<int64_t, int64_t, bool>{1, 4, false},
-                              {7, 8, false},
-                              {33, 16, false},
-                              {1, 16, true},
-                              {29, 8, true}}) {
-      const int64_t H = 48, I = 40, k = 2;
+    // H, I = 48, 40 take the GEMV's 16-byte vector loads; 44/36 (bf16) and 42/38 (f32) rows
+    // are not 16-byte multiples, so they take its element-at-a-time path. k = 3 once.
+    struct Case {
+      int64_t T, E;
+      bool bf16;
+      int64_t H, I, k;
+    };
+    for (const Case& c : {Case{1, 4, false, 48, 40, 2}, Case{7, 8, false, 48, 40, 2},
+                          Case{33, 16, false, 48, 40, 2}, Case{1, 16, true, 48, 40, 2},
+                          Case{29, 8, true, 48, 40, 2}, Case{5, 8, true, 44, 36, 3},
+                          Case{4, 8, false, 42, 38, 2}}) {
+      const int64_t T = c.T, E = c.E, H = c.H, I = c.I, k = c.k;
+      const bool bf16 = c.bf16;
       const uint32_t seed = static_cast<uint32_t>(T * 100 + E);
       std::vector<float> x = Normal(T * H, seed), router = Normal(E * H, seed + 1, 0.3f);
       std::vector<std::vector<float>> gate, up, down;
@@ -349,7 +390,13 @@ class TestGpuDense : public QObject {
       p.workspace = ws.get();
       p.workspace_bytes = ws_bytes;
       const double tol = bf16 ? 2e-3 : 1e-5;
-      const QString what = QString("T=%1 E=%2 %3").arg(T).arg(E).arg(bf16 ? "bf16" : "f32");
+      const QString what = QString("T=%1 E=%2 H=%3 I=%4 k=%5 %6")
+                               .arg(T)
+                               .arg(E)
+                               .arg(H)
+                               .arg(I)
+                               .arg(k)
+                               .arg(bf16 ? "bf16" : "f32");
       FOLIO_EXPECT_OK(kernels::MoeForwardGrouped(p, w, *runner.value()));
       FOLIO_EXPECT_CLOSE(qPrintable("moe grouped " + what), out.Download(), want_grouped, tol);
       FOLIO_EXPECT_OK(kernels::MoeForwardGemv(p, w, *runner.value()));
@@ -463,6 +510,8 @@ class TestGpuDense : public QObject {
     std::vector<float> l = Normal(rows * vocab, 51);
     l[0 * vocab + 12345] = 50.0f;
     l[1 * vocab + vocab - 1] = 50.0f;
+    l[1 * vocab + 0] = NAN;  // NaN never wins
+    l[1 * vocab + 4000] = NAN;
     l[2 * vocab + 7] = 50.0f;
     l[2 * vocab + 9000] = 50.0f;  // a tie: the lower index wins
     DeviceBuffer<float> dl(l);
