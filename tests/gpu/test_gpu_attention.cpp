@@ -1,7 +1,9 @@
-// Both attention kernels (tiled prefill, split-K flash-decoding) against folio::ref:
-// GQA ratios 1, 2, 4, 8, T = 1, odd head dims (16, 80, 256), a past cache, f32 and bf16
-// K/V caches, forced split counts; the CUDA-graph form of decode (past and the append
-// position read from the device), directly and replayed from a captured graph.
+// The attention kernels (float32 tiled prefill, tensor-core prefill, split-K
+// flash-decoding) against folio::ref: GQA ratios 1, 2, 4, 8, T = 1, odd head dims (16, 80,
+// 256), a past cache, f32 and bf16 K/V caches, padded row strides, forced split counts; the
+// CUDA-graph form of decode (past and the append position read from the device), directly
+// and replayed from a captured graph; which prefill kernel the auto choice runs; and a
+// printed (not asserted) speed comparison of the two prefill kernels.
 #include "engine/ops.h"
 #include "gpu_test_util.h"
 #include "kernels/attention.h"
@@ -108,6 +110,77 @@ std::vector<float> RefAttention(const std::vector<float>& q, const std::vector<f
   p.out = out.data();
   ref::Attention(p);
   return out;
+}
+
+// Tolerance of the tensor-core prefill against the reference, as max |err| / max(1,
+// max |ref|). Its roundings: q * scale to bf16 (relative 2^-9 per element, so a score of
+// size ~1 moves by ~2^-9 * sqrt(head_dim) / sqrt(head_dim) ~ 2e-3, and a weight exp(s) by
+// the same relative amount) and every softmax weight to bf16 (relative 2^-9). The output
+// is a weighted mean of V rows (|v| <= ~5 for unit normals), so its error stays below
+// ~2 * 2^-9 * max |v| ~ 2e-2 even when every rounding pulls the same way; random inputs
+// give a few 1e-3. Float32 accumulation everywhere else.
+constexpr double kTcTol = 2e-2;
+
+// Rows of `cols` floats copied to rows `stride` apart, the gaps filled with `fill`.
+std::vector<float> PadRows(const std::vector<float>& v, int64_t cols, int64_t stride, float fill) {
+  const int64_t rows = static_cast<int64_t>(v.size()) / cols;
+  std::vector<float> out(rows * stride, fill);
+  for (int64_t r = 0; r < rows; ++r)
+    std::copy(v.begin() + r * cols, v.begin() + (r + 1) * cols, out.begin() + r * stride);
+  return out;
+}
+
+// A bf16-cache case on the device with padded rows: q rows 3 floats longer, K/V rows 8
+// elements longer (16 bytes: the tensor-core kernel's alignment holds), out rows 5 longer.
+// Input padding is NaN (a kernel that reads it turns its output NaN); out padding holds a
+// sentinel that must survive.
+struct PaddedAttn {
+  static constexpr int64_t kQPad = 3, kKvPad = 8, kOutPad = 5;
+  static constexpr float kSentinel = 12345.0f;
+  int64_t T, qd;
+  DeviceBuffer<float> q, out;
+  DeviceBuffer<uint16_t> k, v;
+  kernels::AttentionParams p;
+  PaddedAttn(const AttnCase& c, const AttnData& d)
+      : T(c.T),
+        qd(c.heads * c.head_dim),
+        q(PadRows(d.q, qd, qd + kQPad, NAN)),
+        out(std::vector<float>(c.T * (qd + kOutPad), kSentinel)),
+        k(ToBf16(PadRows(d.k, c.kv_heads * c.head_dim, c.kv_heads * c.head_dim + kKvPad, NAN))),
+        v(ToBf16(PadRows(d.v, c.kv_heads * c.head_dim, c.kv_heads * c.head_dim + kKvPad, NAN))) {
+    p.T = c.T;
+    p.past = c.past;
+    p.n_heads = c.heads;
+    p.n_kv_heads = c.kv_heads;
+    p.head_dim = c.head_dim;
+    kernels::SetContiguousStrides(&p);  // the scale
+    p.q = q.get();
+    p.q_stride = qd + kQPad;
+    p.k = k.get();
+    p.v = v.get();
+    p.kv_stride = c.kv_heads * c.head_dim + kKvPad;
+    p.kv_dtype = DType::kBF16;
+    p.out = out.get();
+    p.out_stride = qd + kOutPad;
+  }
+  // The output without its padding; *pad_intact false when a padding element changed.
+  std::vector<float> Result(bool* pad_intact) const {
+    const std::vector<float> all = out.Download();
+    std::vector<float> got;
+    *pad_intact = true;
+    for (int64_t t = 0; t < T; ++t) {
+      const auto row = all.begin() + t * (qd + kOutPad);
+      got.insert(got.end(), row, row + qd);
+      for (int64_t i = qd; i < qd + kOutPad; ++i) *pad_intact &= row[i] == kSentinel;
+    }
+    return got;
+  }
+};
+
+// FLOPs of causal prefill: 2 GEMMs of 2 * head_dim per (query, visible key, head).
+double PrefillFlops(int64_t T, int64_t past, int64_t heads, int64_t hd) {
+  const double pairs = double(T) * double(past) + double(T) * double(T + 1) / 2.0;
+  return 4.0 * double(hd) * double(heads) * pairs;
 }
 
 }  // namespace
@@ -324,6 +397,186 @@ class TestGpuAttention : public QObject {
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(graph);
     cudaStreamDestroy(stream);
+  }
+
+  // The tensor-core prefill (impl 2) on padded layouts, both head dims, GQA ratio 2 and 1,
+  // T around the 16-row WMMA strips and the 64-query tile, past across key-tile edges. The
+  // float32 kernel (impl 1) runs on the same padded buffers as a control.
+  void tensorCorePrefillMatchesReference() {
+    uint32_t seed = 3000;
+    for (int64_t hd : {64, 128}) {
+      for (auto [heads, kv_heads] : {std::pair<int64_t, int64_t>{4, 2}, {8, 8}}) {
+        for (int64_t T : {1, 15, 16, 17, 64, 100, 300}) {
+          for (int64_t past : {0, 5, 130}) {
+            const AttnCase c{T, past, heads, kv_heads, hd};
+            const AttnData d = MakeData(c, true, seed += 3);
+            PaddedAttn dev(c, d);
+            for (int impl : {2, 1}) {
+              dev.p.impl = impl;
+              FOLIO_EXPECT_OK(kernels::AttentionPrefill(dev.p, nullptr));
+              bool pad_intact = false;
+              const std::vector<float> got = dev.Result(&pad_intact);
+              const QString what = QString("impl %1 padded ").arg(impl) + Name(c, true);
+              QVERIFY2(pad_intact, qPrintable(what + ": wrote into the output padding"));
+              FOLIO_EXPECT_CLOSE(qPrintable(what), got, d.want, impl == 2 ? kTcTol : 1e-4);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // Many key tiles (63 of 64 keys), 16 query tiles, GQA ratio 4.
+  void tensorCorePrefillOverALongCache() {
+    const AttnCase c{1024, 3000, 4, 1, 128};
+    const AttnData d = MakeData(c, true, 3500);
+    AttnDevice dev(c, d, true);
+    dev.p.impl = 2;
+    FOLIO_EXPECT_OK(kernels::AttentionPrefill(dev.p, nullptr));
+    FOLIO_EXPECT_CLOSE("tensor cores, T=1024 after past=3000", dev.out.Download(), d.want, kTcTol);
+  }
+
+  // The device-side past gives bit-for-bit the host-past result (same kernel, same tiles).
+  void tensorCorePrefillWithDevicePastMatchesHostPast() {
+    const int64_t T = 37, heads = 8, kv_heads = 2, hd = 128, max_past = 200;
+    const int64_t rows = max_past + T;
+    const std::vector<float> k = RoundBf16(Normal(rows * kv_heads * hd, 3600));
+    const std::vector<float> v = RoundBf16(Normal(rows * kv_heads * hd, 3601));
+    const std::vector<float> q = Normal(T * heads * hd, 3602);
+    DeviceBuffer<float> dq(q), dout(q.size());
+    DeviceBuffer<uint16_t> dk(ToBf16(k)), dv(ToBf16(v));
+    DeviceBuffer<int32_t> dpast(1);
+    kernels::AttentionParams p;
+    p.T = T;
+    p.n_heads = heads;
+    p.n_kv_heads = kv_heads;
+    p.head_dim = hd;
+    p.q = dq.get();
+    p.k = dk.get();
+    p.v = dv.get();
+    p.kv_dtype = DType::kBF16;
+    p.out = dout.get();
+    p.impl = 2;
+    kernels::SetContiguousStrides(&p);
+    for (int64_t past : {int64_t{0}, int64_t{5}, int64_t{64}, int64_t{130}, max_past}) {
+      const std::vector<float> want = RefAttention(q, k, v, T, past, heads, kv_heads, hd);
+      kernels::AttentionParams host = p;
+      host.past = past;
+      FOLIO_EXPECT_OK(kernels::AttentionPrefill(host, nullptr));
+      const std::vector<float> by_host = dout.Download();
+      dpast.Upload({static_cast<int32_t>(past)});
+      kernels::AttentionParams dev = p;
+      dev.past = -12345;  // ignored when d_past is set
+      dev.d_past = dpast.get();
+      dev.max_past = max_past;
+      FOLIO_EXPECT_OK(kernels::AttentionPrefill(dev, nullptr));
+      const std::vector<float> by_dev = dout.Download();
+      const QString what = QString("tensor cores, past %1").arg(past);
+      FOLIO_EXPECT_CLOSE(qPrintable("device past vs host past, " + what), by_dev, by_host, 0.0);
+      FOLIO_EXPECT_CLOSE(qPrintable("device past vs reference, " + what), by_dev, want, kTcTol);
+    }
+  }
+
+  // Auto (impl 0) runs the tensor cores for an aligned bf16 cache at head_dim 64 and 128
+  // (bit-for-bit the impl 2 result) and the float32 kernel otherwise; impl 2 refuses what
+  // it cannot run, and an unknown impl is an error.
+  void autoPrefillPicksTensorCoresWhereTheyFit() {
+    for (int64_t hd : {64, 128}) {
+      const AttnCase c{70, 9, 8, 2, hd};
+      const AttnData d = MakeData(c, true, 3700 + static_cast<uint32_t>(hd));
+      AttnDevice dev(c, d, true);
+      QCOMPARE(kernels::AttentionPrefillImpl(dev.p), 2);
+      FOLIO_EXPECT_OK(kernels::AttentionPrefill(dev.p, nullptr));
+      const std::vector<float> by_auto = dev.out.Download();
+      dev.p.impl = 2;
+      FOLIO_EXPECT_OK(kernels::AttentionPrefill(dev.p, nullptr));
+      FOLIO_EXPECT_CLOSE(qPrintable("auto vs impl 2, " + Name(c, true)), by_auto,
+                         dev.out.Download(), 0.0);
+      FOLIO_EXPECT_CLOSE(qPrintable("auto vs reference, " + Name(c, true)), by_auto, d.want,
+                         kTcTol);
+      dev.p.impl = 1;
+      QCOMPARE(kernels::AttentionPrefillImpl(dev.p), 1);
+      dev.p.impl = 3;
+      QVERIFY(!kernels::AttentionPrefill(dev.p, nullptr).ok());
+    }
+    {  // float32 cache, head_dim 80: the float32 kernel; impl 2 refuses.
+      for (auto [bf16, hd] : {std::pair<bool, int64_t>{false, 128}, {true, 80}}) {
+        const AttnCase c{20, 3, 4, 2, hd};
+        const AttnData d = MakeData(c, bf16, 3800);
+        AttnDevice dev(c, d, bf16);
+        QCOMPARE(kernels::AttentionPrefillImpl(dev.p), 1);
+        dev.p.impl = 2;
+        QVERIFY(!kernels::AttentionPrefill(dev.p, nullptr).ok());
+      }
+    }
+    {  // bf16/128 but K/V one element off 16-byte alignment: auto falls back to float32.
+      const AttnCase c{20, 3, 4, 2, 128};
+      const AttnData d = MakeData(c, true, 3900);
+      const std::vector<uint16_t> k16 = ToBf16(d.k), v16 = ToBf16(d.v);
+      std::vector<uint16_t> k_off(k16.size() + 1, 0), v_off(v16.size() + 1, 0);
+      std::copy(k16.begin(), k16.end(), k_off.begin() + 1);
+      std::copy(v16.begin(), v16.end(), v_off.begin() + 1);
+      DeviceBuffer<uint16_t> dk(k_off), dv(v_off);
+      AttnDevice dev(c, d, true);
+      dev.p.k = dk.get() + 1;
+      dev.p.v = dv.get() + 1;
+      QCOMPARE(kernels::AttentionPrefillImpl(dev.p), 1);
+      FOLIO_EXPECT_OK(kernels::AttentionPrefill(dev.p, nullptr));
+      FOLIO_EXPECT_CLOSE("misaligned bf16 cache, auto", dev.out.Download(), d.want, 1e-4);
+      dev.p.k = dk.get() + 8;  // aligned again but kv_stride not a multiple of 8
+      dev.p.kv_stride += 4;
+      QCOMPARE(kernels::AttentionPrefillImpl(dev.p), 1);
+    }
+  }
+
+  // Printed, not asserted: both prefill kernels at a Jamba-1.5-Mini attention layer's shape
+  // (32 heads, 8 KV heads, head_dim 128), 2048 new tokens after 30000 cached.
+  void prefillSpeedTensorCoresVsFloat32() {
+    const int64_t T = 2048, past = 30000, heads = 32, kv_heads = 8, hd = 128;
+    const int64_t rows = past + T, kvd = kv_heads * hd;
+    // Random bf16 K/V: a 1 Mi-element random block repeated (timing only).
+    const std::vector<uint16_t> block = ToBf16(Normal(size_t{1} << 20, 4000));
+    std::vector<uint16_t> kv(rows * kvd);
+    for (size_t i = 0; i < kv.size(); ++i) kv[i] = block[(i * 7 + i / block.size()) % block.size()];
+    DeviceBuffer<uint16_t> dk(kv), dv(kv);
+    DeviceBuffer<float> dq(Normal(T * heads * hd, 4001)), dout(T * heads * hd);
+    kernels::AttentionParams p;
+    p.T = T;
+    p.past = past;
+    p.n_heads = heads;
+    p.n_kv_heads = kv_heads;
+    p.head_dim = hd;
+    p.q = dq.get();
+    p.k = dk.get();
+    p.v = dv.get();
+    p.kv_dtype = DType::kBF16;
+    p.out = dout.get();
+    kernels::SetContiguousStrides(&p);
+    const double flops = PrefillFlops(T, past, heads, hd);
+    cudaEvent_t start = nullptr, stop = nullptr;
+    QCOMPARE(cudaEventCreate(&start), cudaSuccess);
+    QCOMPARE(cudaEventCreate(&stop), cudaSuccess);
+    for (int impl : {2, 1}) {
+      p.impl = impl;
+      FOLIO_EXPECT_OK(kernels::AttentionPrefill(p, nullptr));  // warm-up
+      const int reps = impl == 2 ? 5 : 2;
+      QCOMPARE(cudaEventRecord(start), cudaSuccess);
+      for (int i = 0; i < reps; ++i) QVERIFY(kernels::AttentionPrefill(p, nullptr).ok());
+      QCOMPARE(cudaEventRecord(stop), cudaSuccess);
+      QCOMPARE(cudaEventSynchronize(stop), cudaSuccess);
+      float ms = 0;
+      QCOMPARE(cudaEventElapsedTime(&ms, start, stop), cudaSuccess);
+      ms /= reps;
+      const double tflops = flops / (ms * 1e-3) / 1e12;
+      std::printf(
+          "attention prefill T=%lld past=%lld heads %lld/%lld hd %lld, %s: %.3f ms, "
+          "%.1f TFLOP/s (%.1f%% of 790)\n",
+          static_cast<long long>(T), static_cast<long long>(past), static_cast<long long>(heads),
+          static_cast<long long>(kv_heads), static_cast<long long>(hd),
+          impl == 2 ? "tensor cores" : "float32", ms, tflops, 100.0 * tflops / 790.0);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
   }
 
   void rejectsHeadsThatDoNotGroup() {
