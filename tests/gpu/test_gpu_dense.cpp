@@ -447,13 +447,15 @@ class TestGpuDense : public QObject {
       FOLIO_EXPECT_OK(kernels::MoeForwardGrouped(p, f.w, *runner.value()));
       FOLIO_EXPECT_CLOSE(qPrintable("moe grouped " + what), out.Download(), want_grouped, 2e-3);
       FOLIO_EXPECT_OK(kernels::MoeForwardGemv(p, f.w, *runner.value()));
-      FOLIO_EXPECT_CLOSE(qPrintable("moe gemv " + what), out.Download(), want_gemv, 2e-3);
+      // The GEMV dequantises in float32 (no bf16 step), so only float32 rounding separates it
+      // from the host (about 1e-5 here): 1e-4, tight enough to catch a bf16 activation.
+      FOLIO_EXPECT_CLOSE(qPrintable("moe gemv " + what), out.Download(), want_gemv, 1e-4);
       // accumulate: out += moe(x) on top of the previous result.
       p.accumulate = true;
       FOLIO_EXPECT_OK(kernels::MoeForwardGemv(p, f.w, *runner.value()));
       std::vector<float> twice(want_gemv);
       for (float& v : twice) v *= 2.0f;
-      FOLIO_EXPECT_CLOSE(qPrintable("moe gemv accumulate " + what), out.Download(), twice, 2e-3);
+      FOLIO_EXPECT_CLOSE(qPrintable("moe gemv accumulate " + what), out.Download(), twice, 1e-4);
     }
   }
 
@@ -497,7 +499,7 @@ class TestGpuDense : public QObject {
         const std::vector<float> want =
             HostMoe(x, 1, H, I, E, k, f.router, f.gate, f.up, f.down, false);
         FOLIO_EXPECT_CLOSE(qPrintable(QString("moe decode graph step %1").arg(step)),
-                           out.Download(), want, 2e-3);
+                           out.Download(), want, 1e-4);
       }
       cudaGraphExecDestroy(exec);
       cudaGraphDestroy(graph);
