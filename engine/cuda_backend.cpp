@@ -1,6 +1,7 @@
 // CUDA backend setup: device check, memory plan, caches, snapshots. The weight upload is in
 // cuda_upload.cpp, the graph in cuda_forward.cpp.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 
@@ -106,6 +107,12 @@ bool CudaBackendImpl::MakePlan(uint64_t free, uint64_t total) {
   return fixed + plan.cache_bytes <= plan.limit_bytes;
 }
 
+int64_t CudaBackendImpl::LargestCountableContext() const {
+  // 2^62 bytes of K/V at most: every product and sum in CacheBytes stays below 2^63.
+  const uint64_t per_token = KvBytesPerToken();
+  return per_token ? static_cast<int64_t>((uint64_t{1} << 62) / per_token) : INT64_MAX;
+}
+
 int64_t CudaBackendImpl::CacheBytes(int64_t context) const {
   const ModelConfig& c = *config;
   const int64_t kvd = c.num_key_value_heads * c.head_dim();
@@ -171,6 +178,7 @@ const CudaMemoryPlan& CudaBackend::plan() const {
   return impl_->plan;
 }
 void CudaBackend::ForcePaths(int moe_path, int attention_path) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->force_moe = moe_path;
   impl_->force_attention = attention_path;
 }
@@ -199,6 +207,9 @@ Result<std::unique_ptr<CudaBackendImpl>> PlanImpl(std::shared_ptr<const Checkpoi
     impl->options.planned_context = impl->config->max_position_embeddings;
   impl->wdtype = options.f32_weights ? DType::kF32 : DType::kBF16;
   FOLIO_RETURN_IF_ERROR(impl->PlanWeights(w));
+  if (impl->options.planned_context > impl->LargestCountableContext())
+    return ResourceExhausted("a context of " + std::to_string(impl->options.planned_context) +
+                             " tokens needs more than 4 EiB of K/V cache: it cannot fit any GPU");
   const size_t ws = impl->PlanWorkspace(false);
   // int8 experts are staged in the workspace before it is first used: it must hold one.
   if (impl->staging_bytes > ws) impl->workspace.Reserve(impl->staging_bytes - ws);
@@ -268,8 +279,19 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Open(const std::string& dir,
   return Create(std::shared_ptr<const Checkpoint>(std::move(ckpt)), options);
 }
 
+// NewCache, Snapshot and Restore take the Forward lock: they queue work on the backend's
+// stream, which must not happen while another thread captures a decode graph on it (the
+// work would be captured into the graph, or a synchronize would break the capture).
 Result<std::unique_ptr<CacheState>> CudaBackend::NewCache(int64_t max_context) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return NewCacheLocked(max_context);
+}
+
+Result<std::unique_ptr<CacheState>> CudaBackend::NewCacheLocked(int64_t max_context) {
   if (max_context <= 0) return InvalidArgument("max_context must be positive");
+  if (max_context > impl_->LargestCountableContext())
+    return ResourceExhausted("a cache of " + std::to_string(max_context) +
+                             " tokens needs more than 4 EiB of K/V: it cannot fit any GPU");
   const CudaMemoryPlan& p = impl_->plan;
   const uint64_t bytes = static_cast<uint64_t>(impl_->CacheBytes(max_context));
   // Under --memory-limit the budget holds for caches too (the GPU itself may have more).
@@ -288,13 +310,19 @@ Result<std::unique_ptr<CacheState>> CudaBackend::NewCache(int64_t max_context) {
 Result<std::unique_ptr<CacheState>> CudaBackend::Snapshot(const CacheState& state) {
   const auto* from = dynamic_cast<const CudaCache*>(&state);
   if (!from || from->owner != this) return InvalidArgument("cache was made by another backend");
-  FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CacheState> copy, NewCache(from->max_ctx));
-  FOLIO_RETURN_IF_ERROR(Restore(*from, *copy));
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  FOLIO_ASSIGN_OR_RETURN(std::unique_ptr<CacheState> copy, NewCacheLocked(from->max_ctx));
+  FOLIO_RETURN_IF_ERROR(RestoreLocked(*from, *copy));
   return copy;
 }
 
-// Copies the used K/V rows and all Mamba state; the target keeps its own max_context.
 Status CudaBackend::Restore(const CacheState& snapshot, CacheState& state) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return RestoreLocked(snapshot, state);
+}
+
+// Copies the used K/V rows and all Mamba state; the target keeps its own max_context.
+Status CudaBackend::RestoreLocked(const CacheState& snapshot, CacheState& state) {
   const auto* from = dynamic_cast<const CudaCache*>(&snapshot);
   auto* to = dynamic_cast<CudaCache*>(&state);
   if (!from || !to || from->owner != this || to->owner != this)
@@ -334,6 +362,7 @@ Status CudaBackend::Restore(const CacheState& snapshot, CacheState& state) {
 }
 
 Status CudaBackend::SetHiddenObserver(HiddenObserver observer) {
+  std::lock_guard<std::mutex> lock(impl_->mu);  // Forward calls it
   impl_->observer = std::move(observer);
   return Status::Ok();
 }

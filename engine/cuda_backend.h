@@ -93,6 +93,9 @@ class CudaBackend : public Backend {
 
  private:
   explicit CudaBackend(std::unique_ptr<CudaBackendImpl> impl);
+  // NewCache and Restore with the backend's lock already held (Snapshot uses both).
+  Result<std::unique_ptr<CacheState>> NewCacheLocked(int64_t max_context);
+  Status RestoreLocked(const CacheState& snapshot, CacheState& cache);
   std::unique_ptr<CudaBackendImpl> impl_;
 };
 

@@ -189,6 +189,9 @@ class CudaBackendImpl {
 
   int64_t CacheBytes(int64_t context) const;
   uint64_t KvBytesPerToken() const;  // K and V of every attention layer, one token
+  // Contexts above this cannot be counted: their K/V bytes would overflow CacheBytes (and the
+  // cache arena's size_t sum), which would make an absurd context look small enough to fit.
+  int64_t LargestCountableContext() const;
   size_t PlanWorkspace(bool bind);
   Status PlanWeights(const JambaWeights& w);  // cuda_upload.cpp: jobs + weights arena sizes
   Status RunUploads();                        // after the arenas are allocated

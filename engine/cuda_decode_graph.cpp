@@ -43,11 +43,13 @@ Status CudaBackendImpl::DecodeWithGraph(int64_t id, CudaCache& cache, float* log
     return Status::Ok();
   }
   const int64_t V = config->vocab_size;
-  if (!h_step) {
+  // Each checked on its own: a failed logits allocation must not leave h_step set and
+  // h_logits null for the next step to copy into.
+  if (!h_step)
     FOLIO_RETURN_IF_ERROR(Cuda(cudaMallocHost(&h_step, 2 * sizeof(int32_t)), "pinned memory"));
+  if (!h_logits)
     FOLIO_RETURN_IF_ERROR(Cuda(cudaMallocHost(&h_logits, static_cast<size_t>(V) * 4),
                                "pinned memory for the logits"));
-  }
   const DecodeGraphKey key{&cache, cache.arena.size() ? cache.arena.At(0) : nullptr, cache.max_ctx,
                            force_moe, force_attention};
   auto it = graphs.find(key);

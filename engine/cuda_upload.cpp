@@ -208,6 +208,14 @@ Status CudaBackendImpl::PlanWeights(const JambaWeights& w) {
       mw.intermediate = c.intermediate_size;
       mw.dtype = wdtype;
       mw.int8 = options.experts_int8;
+      // The int8 expert GEMMs of prefill (kernels/int8.h) need K and ldx, i.e. hidden and
+      // intermediate, to be multiples of 8: refuse here rather than at the first prompt.
+      if (mw.int8 && (c.hidden_size % 8 != 0 || c.intermediate_size % 8 != 0))
+        return Unsupported(
+            "int8 experts need hidden_size and intermediate_size to be multiples "
+            "of 8 (this model has " +
+            std::to_string(c.hidden_size) + " and " + std::to_string(c.intermediate_size) +
+            "); load without --experts-int8");
       mw.gate.assign(ne, nullptr);
       mw.up.assign(ne, nullptr);
       mw.down.assign(ne, nullptr);

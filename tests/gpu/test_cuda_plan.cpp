@@ -139,6 +139,33 @@ class TestCudaPlan : public QObject {
     QCOMPARE(Plan(ck, o).limit_bytes, kH200Free);
   }
 
+  void absurdContextIsRefusedInsteadOfOverflowing() {
+    // 2^60 tokens x 16 KiB of K/V wraps int64 to a few bytes: the plan must not call that a fit.
+    auto p = CudaBackend::PlanFor(Mini(), Bench(int64_t{1} << 60, 256), kH200Free);
+    if (p.ok()) {
+      QVERIFY2(!Fits(p.value()), p.value().Describe().c_str());
+      QVERIFY(p.value().max_context < (int64_t{1} << 60));
+    } else {
+      QCOMPARE(p.status().code(), ErrorCode::kResourceExhausted);
+    }
+  }
+
+  void int8ExpertsNeedRowsOfMultiplesOf8() {
+    // The int8 expert GEMMs need K % 8 == 0 (kernels/int8.h): refused when planned, not at
+    // the first prompt; the same model in bf16 plans.
+    ModelConfig c = SyntheticConfig("jamba-tiny").value();
+    c.intermediate_size = 100;
+    SyntheticOptions so;
+    so.materialize_below = 0;
+    std::shared_ptr<const Checkpoint> ck(MakeSyntheticCheckpoint(c, so).value());
+    auto int8 = CudaBackend::PlanFor(ck, Bench(512, 64, true), kH200Free);
+    QVERIFY(!int8.ok());
+    QCOMPARE(int8.status().code(), ErrorCode::kUnsupported);
+    QVERIFY2(int8.status().message().find("multiples of 8") != std::string::npos,
+             int8.status().message().c_str());
+    QVERIFY(CudaBackend::PlanFor(ck, Bench(512, 64), kH200Free).ok());
+  }
+
   void int8WithFloat32WeightsIsRefused() {
     CudaBackendOptions o = Bench(4096, 256, true);
     o.f32_weights = true;

@@ -4,7 +4,7 @@
 //   a memory limit too small is refused naming the sizes; Memory() agrees with the plan
 //   the profile's parts are all there, per layer, and within the wall time
 //   decode replayed from a CUDA graph gives the eager path's tokens and logits, also with
-//   two caches alternating and with float32 weights
+//   two caches alternating, with float32 weights, after a restore and after a reset
 #include <numeric>
 
 #include "engine/cpu_backend.h"
@@ -278,6 +278,47 @@ class TestGpuBenchBackend : public QObject {
       if (i == 4) graphed->ForcePaths(2, 2);  // a path change re-captures mid-decode
     }
     QVERIFY(graphed->graph_replays() >= 18);
+  }
+
+  void graphDecodeFollowsRestoreAndAFreshCache() {
+    // What a captured step bakes in (the cache's buffers) and what it reads each step (id,
+    // position): after Restore the position jumps back, after Reset the old cache is freed
+    // and a new one of the same size may land at the same addresses. Each must decode
+    // exactly as the eager path does.
+    const folio::testing::GoldenFile gold =
+        folio::testing::LoadGoldenFile(Fixture("jamba-tiny-bf16"));
+    const std::vector<int64_t> prompt = gold.Ids("gen_prompt");
+    CudaBackendOptions o;
+    o.cuda_graphs = false;
+    auto eager = OpenCuda("jamba-tiny-bf16", o);
+    const Decoded want = Greedy(*eager, prompt, 8, 512);
+    o.cuda_graphs = true;
+    auto graphed = OpenCuda("jamba-tiny-bf16", o);
+    auto s = Session::Create(*graphed, {512, 16}).value();
+    auto decode_and_check = [&](const char* what) {
+      for (size_t i = 0; i < want.tokens.size(); ++i) {
+        const std::vector<float> got(s->last_logits().begin(), s->last_logits().end());
+        FOLIO_EXPECT_CLOSE(qPrintable(QString("%1, step %2").arg(what).arg(i)), got, want.logits[i],
+                           1e-5);
+        QVERIFY(s->Step(want.tokens[i]).ok());
+      }
+    };
+    QVERIFY(s->Append(prompt).ok());
+    auto snap = s->Snapshot();
+    QVERIFY2(snap.ok(), snap.status().message().c_str());
+    decode_and_check("first decode");
+    const int64_t replays = graphed->graph_replays();
+    QVERIFY(replays >= 6);
+    QVERIFY(s->Restore(snap.value()).ok());
+    decode_and_check("after restore");
+    QVERIFY(s->Reset().ok());
+    QVERIFY(s->Append(prompt).ok());
+    decode_and_check("after reset");
+    QVERIFY(graphed->graph_replays() >= replays + 14);
+    // A context whose K/V bytes overflow 64 bits is refused, not allocated small.
+    auto absurd = graphed->NewCache(int64_t{1} << 60);
+    QVERIFY(!absurd.ok());
+    QCOMPARE(absurd.status().code(), ErrorCode::kResourceExhausted);
   }
 };
 
