@@ -79,6 +79,10 @@ Status SwiGLU(const SwiGLUParams& p, Stream stream) {
       p.in_stride < p.cols)
     return InvalidArgument(
         "swiglu: need rows, cols >= 1, gate, up, an output and in_stride >= cols");
+  // In place is safe only element for element: with wider input rows, out[r * cols + c]
+  // lands on an input another thread may not have read yet.
+  if ((p.out == p.gate || p.out == p.up) && p.in_stride != p.cols)
+    return InvalidArgument("swiglu: out may alias gate only when in_stride == cols");
   SwiGLUKernel<<<GridFor(p.rows * p.cols), kThreads, 0, stream>>>(p);
   return LaunchStatus("swiglu kernel");
 }

@@ -12,7 +12,8 @@ namespace folio::kernels {
 
 // out[r, i] = silu(gate[r, i]) * up[r, i] for i < cols, r < rows. gate/up rows are
 // in_stride apart (so gate and up may be two halves of one [rows, 2*cols] buffer);
-// out (float32, may alias gate) and/or out_bf16 are contiguous [rows, cols].
+// out (float32; may alias gate when in_stride == cols) and/or out_bf16 are contiguous
+// [rows, cols].
 struct SwiGLUParams {
   int64_t rows = 0;
   int64_t cols = 0;

@@ -49,6 +49,11 @@ Status RmsNorm(const RmsNormParams& p, Stream stream) {
   if (p.x_stride < p.dim || (p.out && p.out_stride < p.dim))
     return InvalidArgument("rmsnorm: a row stride is smaller than its row");
   if (p.rows > 0x7fffffff) return InvalidArgument("rmsnorm: too many rows");
+  // Aliasing is safe only when both sides address an element alike (each thread then reads
+  // before it writes the same element); otherwise a block writes another row's input.
+  if ((p.out && p.out == p.x && p.out_stride != p.x_stride) ||
+      (p.residual_out && p.residual_out == p.x && p.x_stride != p.dim))
+    return InvalidArgument("rmsnorm: an output aliases x with a different row stride");
   const int threads = static_cast<int>(std::min<int64_t>(256, CeilDiv<int64_t>(p.dim, 32) * 32));
   const unsigned grid = static_cast<unsigned>(p.rows);
   FOLIO_BOOL_SWITCH(p.residual_in != nullptr, kHasResidual,

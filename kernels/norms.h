@@ -19,10 +19,12 @@ struct RmsNormParams {
   const float* x = nullptr;  // [rows, dim] rows x_stride apart
   int64_t x_stride = 0;
   const float* residual_in = nullptr;  // [rows, dim] contiguous, or nullptr
-  float* residual_out = nullptr;  // [rows, dim] contiguous, or nullptr; may alias x or residual_in
+  float* residual_out = nullptr;  // [rows, dim] contiguous, or nullptr; may alias residual_in,
+                                  // or x when x_stride == dim
   const float* weight = nullptr;  // [dim] float32
   float eps = 1e-6f;
   float* out = nullptr;  // [rows, dim] rows out_stride apart, or nullptr; may alias x
+                         // when out_stride == x_stride
   int64_t out_stride = 0;
   uint16_t* out_bf16 = nullptr;  // [rows, dim] contiguous bf16, or nullptr
 };

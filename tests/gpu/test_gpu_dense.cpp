@@ -205,6 +205,11 @@ class TestGpuDense : public QObject {
       std::vector<float> b16;
       for (uint16_t v : d16.Download()) b16.push_back(Bf16ToF32(v));
       FOLIO_EXPECT_CLOSE("rmsnorm bf16 out", b16, want, 8e-3);
+      // Aliasing x with another row stride would let one row's block overwrite another's input.
+      p.residual_in = nullptr;
+      p.residual_out = nullptr;
+      p.out_stride = dim + 1;
+      QVERIFY(!kernels::RmsNorm(p, nullptr).ok());
     }
   }
 
@@ -228,6 +233,20 @@ class TestGpuDense : public QObject {
     sp.out = out.get();
     FOLIO_EXPECT_OK(kernels::SwiGLU(sp, nullptr));
     FOLIO_EXPECT_CLOSE("swiglu", out.Download(), want, 1e-6);
+    // In place over gate with contiguous rows (the dense MLP's form) ...
+    DeviceBuffer<float> dg(g), du(u);
+    sp.gate = dg.get();
+    sp.up = du.get();
+    sp.in_stride = cols;
+    sp.out = dg.get();
+    FOLIO_EXPECT_OK(kernels::SwiGLU(sp, nullptr));
+    FOLIO_EXPECT_CLOSE("swiglu in place", dg.Download(), want, 1e-6);
+    // ... but not over wider input rows: out would overwrite inputs not yet read.
+    sp.gate = dgu.get();
+    sp.up = dgu.get() + cols;
+    sp.in_stride = 2 * cols;
+    sp.out = dgu.get();
+    QVERIFY(!kernels::SwiGLU(sp, nullptr).ok());
 
     const std::vector<float> x = Normal(rows * cols, 32, 10.0f), bias = Normal(cols, 33);
     std::vector<float> sw(rows * cols);
