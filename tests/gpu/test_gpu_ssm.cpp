@@ -72,6 +72,7 @@ std::vector<float> Widen(const std::vector<float>& v, int64_t T, int64_t cols, i
 const ScanCase kScanCases[] = {
     {1, 5, 8, true},    {63, 37, 16, true}, {64, 64, 16, false},  {200, 130, 16, true},
     {70, 33, 64, true}, {17, 40, 3, false}, {129, 257, 32, true}, {1, 1, 1, true},
+    {66, 32801, 16, true},  // d_inner >= 32768: 128-thread blocks, a ragged last block
 };
 
 struct ConvCase {
