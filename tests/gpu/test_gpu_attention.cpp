@@ -523,7 +523,11 @@ class TestGpuAttention : public QObject {
       QCOMPARE(kernels::AttentionPrefillImpl(dev.p), 1);
       FOLIO_EXPECT_OK(kernels::AttentionPrefill(dev.p, nullptr));
       FOLIO_EXPECT_CLOSE("misaligned bf16 cache, auto", dev.out.Download(), d.want, 1e-4);
-      dev.p.k = dk.get() + 8;  // aligned again but kv_stride not a multiple of 8
+      // The choice alone (nothing launched): 16-byte aligned again -> tensor cores; then a
+      // kv_stride that is not a multiple of 8 elements -> float32.
+      dev.p.k = dk.get() + 8;
+      dev.p.v = dv.get() + 8;
+      QCOMPARE(kernels::AttentionPrefillImpl(dev.p), 2);
       dev.p.kv_stride += 4;
       QCOMPARE(kernels::AttentionPrefillImpl(dev.p), 1);
     }
