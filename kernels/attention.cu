@@ -290,22 +290,22 @@ void SetContiguousStrides(AttentionParams* p) {
     p->scale = 1.0f / std::sqrt(static_cast<float>(p->head_dim));
 }
 
-// Launch heuristics (float32 prefill): grid (ceil(T / 16), n_heads), 128 threads. Shared memory is
-// PrefillSmemBytes(head_dim): 41 KiB at head_dim 128 (fits the default 48 KiB: up to 5
-// blocks per SM on Hopper's 228 KiB), 82 KiB at 256 (needs the opt-in attribute).
-// Registers: kQPerWarp * kMaxHD / 32 accumulators per thread (16 at head_dim 128).
 int AttentionPrefillImpl(const AttentionParams& p) {
   if (p.impl == 1 || p.impl == 2) return p.impl;
   return detail::AttentionTensorCoreUnfit(p) ? 1 : 2;
 }
 
+// The tensor-core kernel when it fits (attention_tc.cu), else the float32 one.
+// Launch heuristics (float32 prefill): grid (ceil(T / 16), n_heads), 128 threads. Shared
+// memory is PrefillSmemBytes(head_dim): 41 KiB at head_dim 128 (fits the default 48 KiB: up
+// to 5 blocks per SM on Hopper's 228 KiB), 82 KiB at 256 (needs the opt-in attribute).
+// Registers: kQPerWarp * kMaxHD / 32 accumulators per thread (16 at head_dim 128).
 Status AttentionPrefill(const AttentionParams& p, Stream stream) {
   FOLIO_RETURN_IF_ERROR(Validate(p));
-  if (p.impl < 0 || p.impl > 2)
-    return InvalidArgument(
-        "attention prefill: impl must be 0 (auto), 1 (float32) or 2 (tensor "
-        "cores), got " +
-        std::to_string(p.impl));
+  if (p.impl < 0 || p.impl > 2) {
+    return InvalidArgument("attention prefill: impl " + std::to_string(p.impl) +
+                           " is none of 0 (auto), 1 (float32), 2 (tensor cores)");
+  }
   if (AttentionPrefillImpl(p) == 2) return detail::AttentionPrefillTensorCores(p, stream);
   const dim3 grid(static_cast<unsigned>(CeilDiv<int64_t>(p.T, kBQ)),
                   static_cast<unsigned>(p.n_heads));
