@@ -1,10 +1,11 @@
-// Replays the fuzz seed corpus (tests/fuzz/corpus/<target>/) through all three parsers
+// Replays the fuzz seed corpus (tests/fuzz/corpus/<target>/) through all four parsers
 // with the normal compiler, so CI exercises the fuzz targets' inputs without clang.
 // Files named ok-* must be accepted by their own target's parser and bad-* refused;
 // other files (inputs a fuzzer found) only have to pass through without a crash.
 #include <QtTest>
 
 #include "fuzz_entry.h"
+#include "fuzz_text_entry.h"
 
 namespace {
 
@@ -17,7 +18,9 @@ struct Target {
 
 const Target kTargets[] = {{"fuzz_safetensors_header", folio::fuzz::RunSafetensorsHeader},
                            {"fuzz_index", folio::fuzz::RunIndex},
-                           {"fuzz_config", folio::fuzz::RunConfig}};
+                           {"fuzz_config", folio::fuzz::RunConfig},
+                           {"fuzz_text", folio::fuzz::RunTextDecode}};
+constexpr int kTargetCount = static_cast<int>(sizeof(kTargets) / sizeof(kTargets[0]));
 
 }  // namespace
 
@@ -28,7 +31,7 @@ class TestFuzzCorpus : public QObject {
   void corpusFileBehavesAsNamed_data() {
     QTest::addColumn<QString>("path");
     QTest::addColumn<int>("target");
-    for (int t = 0; t < 3; ++t) {
+    for (int t = 0; t < kTargetCount; ++t) {
       QDir dir(QStringLiteral(FOLIO_FUZZ_CORPUS_DIR) + "/" + kTargets[t].dir);
       const QStringList files = dir.entryList(QDir::Files, QDir::Name);
       QVERIFY2(files.size() >= 5, qPrintable(dir.path()));
@@ -45,8 +48,8 @@ class TestFuzzCorpus : public QObject {
     const QByteArray bytes = f.readAll();
     const auto* data = reinterpret_cast<const uint8_t*>(bytes.constData());
     const auto size = static_cast<size_t>(bytes.size());
-    bool accepted[3];
-    for (int t = 0; t < 3; ++t) accepted[t] = kTargets[t].run(data, size);
+    bool accepted[kTargetCount];
+    for (int t = 0; t < kTargetCount; ++t) accepted[t] = kTargets[t].run(data, size);
     const QString name = QFileInfo(path).fileName();
     if (name.startsWith("ok-")) QVERIFY(accepted[target]);
     if (name.startsWith("bad-")) QVERIFY(!accepted[target]);
