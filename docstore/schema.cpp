@@ -108,6 +108,21 @@ CREATE INDEX state_cache_by_last_used ON state_cache(last_used);
 PRAGMA user_version = 2;
 )sql";
 
+// v2 -> v3: stemmed search. The index is rebuilt with the Porter stemmer over the same
+// unicode61 tokenizer (diacritics folded, as before), so "clocks" finds "clock" and
+// "measuring" finds "measured". Same external-content options, so the v1 triggers on chunks
+// keep it in step unchanged; 'rebuild' re-reads every row of chunks, so every existing
+// document stays searchable. Exact phrases are told apart in search.cpp, not here.
+constexpr const char kMigrationToV3[] = R"sql(
+DROP TABLE chunks_fts;
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+  text, content='chunks', content_rowid='id',
+  tokenize='porter unicode61 remove_diacritics 2');
+INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+
+PRAGMA user_version = 3;
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -115,6 +130,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, kMigrationToV1},
     {2, kMigrationToV2},
+    {3, kMigrationToV3},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
@@ -125,9 +141,9 @@ Status RunMigration(sql::Database& db, const Migration& m) {
   // Another process may have migrated while we waited for the write lock.
   FOLIO_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
   if (version >= m.to_version) return Status::Ok();
-  FOLIO_RETURN_IF_ERROR(db.Exec(m.sql).WithContext("upgrading the library to schema " +
-                                                   std::to_string(m.to_version)));
-  return tx.Commit();
+  const std::string what = "upgrading the library to schema " + std::to_string(m.to_version);
+  FOLIO_RETURN_IF_ERROR(db.Exec(m.sql).WithContext(what));
+  return tx.Commit().WithContext(what);
 }
 
 // Version 0 must mean a new, empty file: an SQLite file of some other program is not ours.

@@ -10,7 +10,9 @@ namespace folio::docstore {
 
 // v1: documents, pages, chunks, chunks_fts (the first schema, Folio 0.1 pre-release).
 // v2: chunk_embeddings, conversations, messages, state_cache.
-inline constexpr int kSchemaVersion = 2;
+// v3: chunks_fts rebuilt with the Porter stemmer (tokenize 'porter unicode61 remove_diacritics
+//     2'), so a word finds its other forms ("clocks" -> "clock").
+inline constexpr int kSchemaVersion = 3;
 
 // Reads PRAGMA user_version.
 Result<int> SchemaVersion(sql::Database& db);

@@ -286,9 +286,26 @@ Result<int> PageAtOffset(sql::Database& db, int64_t doc_id, int first_page, int 
   return row ? st.ColumnInt(0) : first_page;
 }
 
-// Title, page of the first matched word, snippet and spans of one ranked chunk.
+// Whether a matched span of `text` holds `literal` (unstemmed words, search_rank.h) in order.
+Result<bool> HoldsLiteral(sql::Database& db, std::string_view text,
+                          const std::vector<HighlightSpan>& spans,
+                          const std::vector<std::string>& literal) {
+  for (const HighlightSpan& s : spans) {
+    FOLIO_ASSIGN_OR_RETURN(auto words,
+                           UnstemmedWords(db, text.substr(static_cast<size_t>(s.begin),
+                                                          static_cast<size_t>(s.end - s.begin))));
+    if (std::search(words.begin(), words.end(), literal.begin(), literal.end()) != words.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Title, page of the first matched word, snippet and spans of one ranked chunk. `literal`
+// (phrase pass only) sets literal_phrase.
 Result<std::optional<SearchHit>> HitDetails(sql::Database& db, const std::string& fts_query,
-                                            const Ranked& r, bool phrase, int budget) {
+                                            const Ranked& r, bool phrase, int budget,
+                                            const std::vector<std::string>* literal = nullptr) {
   FOLIO_ASSIGN_OR_RETURN(sql::Statement st, db.Prepare(kHitDetails));
   st.Bind(1, fts_query);
   st.Bind(2, r.chunk_id);
@@ -307,6 +324,9 @@ Result<std::optional<SearchHit>> HitDetails(sql::Database& db, const std::string
   std::vector<HighlightSpan> spans;
   StripMarks(st.ColumnTextView(6), text, &spans);
   st.Reset();  // done with this row before the next query
+  if (literal && !literal->empty()) {
+    FOLIO_ASSIGN_OR_RETURN(hit.literal_phrase, HoldsLiteral(db, text, spans, *literal));
+  }
   const int64_t hit_offset = chunk_begin + (spans.empty() ? 0 : spans.front().begin);
   FOLIO_ASSIGN_OR_RETURN(hit.page, PageAtOffset(db, hit.doc_id, first_page, last_page, hit_offset));
   BuildSnippet(std::move(text), spans, budget, &hit);
@@ -328,6 +348,41 @@ Status AppendHits(sql::Database& db, const std::string& fts_query, const std::st
     if (!seen->insert(r.chunk_id).second) continue;
     FOLIO_ASSIGN_OR_RETURN(auto hit, HitDetails(db, highlight_query, r, phrase, opt.snippet_bytes));
     if (hit) out->push_back(std::move(*hit));
+  }
+  return Status::Ok();
+}
+
+// With a stemmed index the phrase query also matches the phrase's other word forms. The rows
+// holding the words as typed come first, so more rows than wanted are ranked for them to be
+// found among: this many times as many.
+constexpr int kPhraseCandidateFactor = 3;
+
+// The exact-phrase pass: the literal phrase's rows, then its other word forms, each by score.
+Status AppendPhraseHits(sql::Database& db, const std::string& phrase, const std::string& counts,
+                        const SearchOptions& opt, const std::vector<RowidRange>& ranges,
+                        const WindowFn& window, std::set<int64_t>* seen,
+                        std::vector<SearchHit>* out) {
+  const int want = opt.limit - static_cast<int>(out->size());
+  if (phrase.empty() || want <= 0) return Status::Ok();
+  // phrase is "w1 w2 ..." quoted; the words never hold a quote (SplitWords), so no unescaping.
+  const std::string_view inner = std::string_view(phrase).substr(1, phrase.size() - 2);
+  FOLIO_ASSIGN_OR_RETURN(const std::vector<std::string> literal, UnstemmedWords(db, inner));
+  FOLIO_ASSIGN_OR_RETURN(
+      auto ranked,
+      RankedIds(db, phrase, counts, ranges,
+                kPhraseCandidateFactor * want + static_cast<int>(seen->size()), window));
+  std::vector<SearchHit> hits;
+  for (const Ranked& r : ranked) {
+    if (seen->count(r.chunk_id)) continue;
+    FOLIO_ASSIGN_OR_RETURN(auto hit, HitDetails(db, phrase, r, true, opt.snippet_bytes, &literal));
+    if (hit) hits.push_back(std::move(*hit));
+  }
+  std::stable_partition(hits.begin(), hits.end(),
+                        [](const SearchHit& h) { return h.literal_phrase; });
+  for (SearchHit& h : hits) {
+    if (static_cast<int>(out->size()) >= opt.limit) break;
+    seen->insert(h.chunk_id);
+    out->push_back(std::move(h));
   }
   return Status::Ok();
 }
@@ -390,9 +445,9 @@ Result<std::vector<SearchHit>> Search(Library& library, const std::string& user_
   const WindowFn everything = [](const RowidRange& r) -> Result<int64_t> { return r.lo; };
   std::set<int64_t> seen;
 
-  // 1. The exact phrase. Checking word positions is the costly part, so it runs where its
-  // least common word has at most kRankBudget matches (everywhere when one word is that
-  // rare). It cannot be in more chunks than that word.
+  // 1. The exact phrase (as typed first, then its other word forms). Checking word positions
+  // is the costly part, so it runs where its least common word has at most kRankBudget
+  // matches (everywhere when one word is that rare). It cannot be in more chunks than that word.
   if (!q.phrase.empty()) {
     int64_t phrase_count = max_id;
     for (const auto& w : q.phrase_words) {
@@ -407,8 +462,8 @@ Result<std::vector<SearchHit>> Search(Library& library, const std::string& user_
       }
       return start;
     };
-    FOLIO_RETURN_IF_ERROR(AppendHits(db, q.phrase, std::to_string(phrase_count), q.phrase, true,
-                                     options, ranges, phrase_window, &seen, &out));
+    FOLIO_RETURN_IF_ERROR(AppendPhraseHits(db, q.phrase, std::to_string(phrase_count), options,
+                                           ranges, phrase_window, &seen, &out));
   }
 
   // 2. The loose terms: the rarer ones ranked over all their matches, then (when some were

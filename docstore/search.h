@@ -1,6 +1,7 @@
-// Word search over the library's chunks with FTS5 BM25: the exact phrase first, then the
-// OR of the meaningful terms, merged without duplicates. User text is never parsed as
-// FTS5 query syntax: it is split into words and every word is quoted.
+// Word search over the library's chunks with FTS5 BM25: the exact phrase first (the words as
+// typed before their other forms), then the OR of the meaningful terms, merged without
+// duplicates. The index is Porter-stemmed (schema v3): "clocks" finds "clock". User text is
+// never parsed as FTS5 query syntax: it is split into words and every word is quoted.
 //
 // Cost is bounded on large libraries: a query with more than a few thousand matches is
 // ranked among its newest matches only, and words that common are left out of the loose
@@ -30,10 +31,13 @@ struct HighlightSpan {
 struct SearchHit {
   int64_t doc_id = 0;
   std::string title;
-  int page = 1;               // the page where the first matched word falls
-  double score = 0;           // BM25 (see search_rank.h): higher is better
-  bool exact_phrase = false;  // found by the exact-phrase query
-  std::string snippet;        // UTF-8, "…" where cut, whitespace flattened to spaces
+  int page = 1;                 // the page where the first matched word falls
+  double score = 0;             // BM25 (see search_rank.h): higher is better
+  bool exact_phrase = false;    // found by the exact-phrase query (any word forms, as the index
+                                // is stemmed: "measuring the clock" for "measured the clocks")
+  bool literal_phrase = false;  // and with the words as typed (case and accents aside): such
+                                // hits come before the phrase's other word forms
+  std::string snippet;          // UTF-8, "…" where cut, whitespace flattened to spaces
   std::vector<HighlightSpan> spans;
   int64_t chunk_id = 0;
 };

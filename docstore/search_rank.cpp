@@ -91,9 +91,8 @@ void FolioBm25(const Fts5ExtensionApi* api, Fts5Context* fts, sqlite3_context* c
   sqlite3_result_double(ctx, score);
 }
 
-}  // namespace
-
-Status RegisterRankFunction(sql::Database& db) {
+// The connection's FTS5 extension API (documented way: SELECT fts5(?1) with a pointer).
+Result<fts5_api*> Fts5Api(sql::Database& db) {
   fts5_api* api = nullptr;
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db.handle(), "SELECT fts5(?1)", -1, &st, nullptr);
@@ -105,7 +104,40 @@ Status RegisterRankFunction(sql::Database& db) {
   if (!api || api->iVersion < 2) {
     return Unsupported("this system's SQLite was built without FTS5; Folio's search needs it");
   }
-  rc = api->xCreateFunction(api, kRankFunctionName, nullptr, &FolioBm25, nullptr);
+  return api;
+}
+
+// xTokenize callback: appends each token (not the colocated synonyms) to a vector<string>.
+int CollectToken(void* out, int flags, const char* token, int size, int /*start*/, int /*end*/) {
+  if (flags & FTS5_TOKEN_COLOCATED) return SQLITE_OK;
+  static_cast<std::vector<std::string>*>(out)->emplace_back(token, static_cast<size_t>(size));
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> UnstemmedWords(sql::Database& db, std::string_view text) {
+  FOLIO_ASSIGN_OR_RETURN(fts5_api * api, Fts5Api(db));
+  void* user = nullptr;
+  fts5_tokenizer tok{};
+  int rc = api->xFindTokenizer(api, "unicode61", &user, &tok);
+  if (rc != SQLITE_OK) return db.Error(rc, "finding the unicode61 tokenizer");
+  // Same options as the index's tokenizer below its Porter stage (schema.cpp, v3).
+  const char* args[] = {"remove_diacritics", "2"};
+  Fts5Tokenizer* t = nullptr;
+  rc = tok.xCreate(user, args, 2, &t);
+  if (rc != SQLITE_OK) return db.Error(rc, "creating the unicode61 tokenizer");
+  std::vector<std::string> words;
+  rc = tok.xTokenize(t, &words, FTS5_TOKENIZE_DOCUMENT, text.data(), static_cast<int>(text.size()),
+                     &CollectToken);
+  tok.xDelete(t);
+  if (rc != SQLITE_OK) return db.Error(rc, "splitting text into words");
+  return words;
+}
+
+Status RegisterRankFunction(sql::Database& db) {
+  FOLIO_ASSIGN_OR_RETURN(fts5_api * api, Fts5Api(db));
+  const int rc = api->xCreateFunction(api, kRankFunctionName, nullptr, &FolioBm25, nullptr);
   return rc == SQLITE_OK ? Status::Ok() : db.Error(rc, "registering the search ranking");
 }
 

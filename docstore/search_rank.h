@@ -8,6 +8,10 @@
 // Returns the score, higher is better (FTS5's bm25() returns its negation).
 #pragma once
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "docstore/sqlite.h"
 
 namespace folio::docstore {
@@ -16,5 +20,10 @@ inline constexpr const char kRankFunctionName[] = "folio_bm25";
 
 // Registers folio_bm25 on this connection (Library::Open does it).
 Status RegisterRankFunction(sql::Database& db);
+
+// The words of `text` as FTS5's unicode61 tokenizer (remove_diacritics 2) sees them, without
+// the index's Porter stemming: "Measured Clocks" -> {"measured", "clocks"}, "Café" -> {"cafe"}.
+// Search tells a literal phrase from its other word forms with it.
+Result<std::vector<std::string>> UnstemmedWords(sql::Database& db, std::string_view text);
 
 }  // namespace folio::docstore

@@ -1,5 +1,6 @@
-// Word search: exact phrase before loose terms, user text never parsed as FTS5 syntax,
-// the document filter, page numbers of hits, snippet spans on the matched words.
+// Word search: exact phrase before loose terms (as typed before other word forms), stemmed
+// words, user text never parsed as FTS5 syntax, the document filter, page numbers of hits,
+// snippet spans on the matched words.
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -249,6 +250,50 @@ class TestSearch : public QObject {
       QCOMPARE(h.chunk_id, st->ColumnInt64(0));
       QVERIFY2(std::abs(h.score - st->ColumnDouble(1)) < 1e-9 * std::max(1.0, std::abs(h.score)),
                qPrintable(QString("%1 vs %2").arg(h.score).arg(st->ColumnDouble(1))));
+    }
+  }
+
+  // The index is stemmed (schema v3): a word finds its other forms, and the exact phrase as
+  // typed still comes before the phrase in other word forms, whatever their scores.
+  void wordFormsMatchAndTheLiteralPhraseComesFirst_data() {
+    QTest::addColumn<QString>("query");
+    QTest::newRow("plain") << "measured the clocks";
+    QTest::newRow("quoted") << "\"Measured the CLOCKS\"";
+  }
+  void wordFormsMatchAndTheLiteralPhraseComesFirst() {
+    QFETCH(QString, query);
+    QTemporaryDir dir;
+    auto lib = Library::Open(dir.filePath("stems.sqlite").toStdString());
+    QVERIFY(lib.ok());
+    std::mt19937 rng(11);
+    auto store = [&](const char* path, const std::string& text) {
+      auto r = (*lib)->StoreDocument(MakeDocument(path, path, {text}));
+      if (!r.ok()) qFatal("%s", r.status().message().c_str());
+      return r->doc_id;
+    };
+    const int64_t literal =
+        store("/as-typed", Filler(rng, 60) + " we measured the clocks at noon. " + Filler(rng, 60));
+    const int64_t forms = store("/other-forms", "measuring the clock, measuring the clock again");
+    const int64_t loose = store("/loose", "a clock " + Filler(rng, 30) + " to measure");
+    auto hits = Search(**lib, query.toStdString(), {});
+    QVERIFY2(hits.ok(), hits.status().message().c_str());
+    QCOMPARE(hits->size(), size_t{3});
+    QCOMPARE((*hits)[0].doc_id, literal);
+    QVERIFY((*hits)[0].exact_phrase && (*hits)[0].literal_phrase);
+    QCOMPARE((*hits)[1].doc_id, forms);
+    QVERIFY((*hits)[1].exact_phrase && !(*hits)[1].literal_phrase);
+    QCOMPARE((*hits)[2].doc_id, loose);
+    QVERIFY(!(*hits)[2].exact_phrase);
+    // The other forms score higher (shorter, twice): the order is the literal check's.
+    QVERIFY2((*hits)[1].score > (*hits)[0].score,
+             qPrintable(QString("%1 <= %2").arg((*hits)[1].score).arg((*hits)[0].score)));
+    QCOMPARE(SpanText((*hits)[0], (*hits)[0].spans.front()), std::string("measured the clocks"));
+    QCOMPARE(SpanText((*hits)[1], (*hits)[1].spans.front()), std::string("measuring the clock"));
+    // Single words find every form.
+    for (const char* word : {"clocks", "clock", "measuring", "measured"}) {
+      auto one = Search(**lib, word, {});
+      QVERIFY(one.ok());
+      QVERIFY2(one->size() == 3, word);
     }
   }
 
