@@ -57,13 +57,44 @@ size_t SharedWords(const std::vector<std::string>& a, const std::set<std::string
   return n;
 }
 
+bool EndsWith(const std::string& w, const char* tail) {
+  const size_t n = std::strlen(tail);
+  return w.size() >= n && w.compare(w.size() - n, n, tail) == 0;
+}
+
+// English inflections folded the way the search index's Porter stemmer mostly does, so a
+// passage found through "measured" is quoted for a question that says "measuring":
+// -ies -> -y, -sses -> -ss, plural -s, -ed, -ing (keeping at least three letters).
+// Irregular forms (built/build) stay apart, as they do in the index.
+std::string FoldWordForm(std::string w) {
+  auto strip = [&w](size_t n, const char* add = "") {
+    w.resize(w.size() - n);
+    w += add;
+  };
+  // Plurals first, then -ing/-ed on what is left (strings -> string -> str, as string).
+  if (EndsWith(w, "ies") && w.size() >= 5) {
+    strip(3, "y");
+  } else if (EndsWith(w, "sses")) {
+    strip(2);
+  } else if (EndsWith(w, "s") && !EndsWith(w, "ss") && !EndsWith(w, "us") && !EndsWith(w, "is") &&
+             w.size() >= 4) {
+    strip(1);
+  }
+  if (EndsWith(w, "ing") && w.size() >= 6) {
+    strip(3);
+  } else if (EndsWith(w, "ed") && w.size() >= 5) {
+    strip(2);
+  }
+  return w;
+}
+
 }  // namespace
 
 std::vector<std::string> ContentWords(const std::string& text) {
   std::vector<std::string> words;
   std::string w;
   auto flush = [&] {
-    if (w.size() >= 3) words.push_back(w);
+    if (w.size() >= 3) words.push_back(FoldWordForm(std::move(w)));
     w.clear();
   };
   for (unsigned char c : text) {

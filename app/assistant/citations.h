@@ -50,7 +50,8 @@ std::vector<Citation> ResolveCitations(const std::string& answer,
                                        const std::vector<ContextBlock>& blocks,
                                        const std::vector<ChunkOnPage>& chunks);
 
-// Lower-case words of >= 3 letters/digits, the unit every overlap score counts.
+// Lower-case words of >= 3 letters/digits with regular English inflections folded
+// (clocks -> clock, measuring/measured -> measur), the unit every overlap score counts.
 std::vector<std::string> ContentWords(const std::string& text);
 
 // Share of the answer's content words that occur in `context` (0 when it has none).

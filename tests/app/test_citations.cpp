@@ -106,6 +106,15 @@ class TestCitations : public QObject {
         std::string::npos);
   }
 
+  void contentWordsFoldRegularInflections() {
+    const std::vector<std::string> want = {"clock", "measur", "measur", "study", "glass", "bus",
+                                           "analysis", "str", "str", "built", "build", "seed"};
+    QCOMPARE(ContentWords("Clocks measured MEASURING studies glasses bus analysis string "
+                          "strings built build seed"),
+             want);
+    QCOMPARE(WordOverlap("the clocks measured", "the clock measuring"), 1.0);
+  }
+
   void overlapCountsContentWords() {
     QCOMPARE(WordOverlap("linear scan wibble", "the selective scan is linear"), 2.0 / 3.0);
     QCOMPARE(WordOverlap("", "anything"), 0.0);
@@ -148,6 +157,29 @@ class TestCitations : public QObject {
     QVERIFY(none.ok());
     QVERIFY(!none->in_context);
     QVERIFY(none->citations.empty());
+  }
+
+  // The search index is stemmed (schema v3): a passage found through other word forms is
+  // quoted at the sentence sharing most of them, not at one sharing a single literal word.
+  void extractiveQuoteFollowsOtherWordForms() {
+    QTemporaryDir dir;
+    auto lib = docstore::Library::Open((dir.path() + "/lib.sqlite").toStdString());
+    QVERIFY(lib.ok());
+    auto doc = testing::MakeDocument(
+        "/docs/a.txt", "Sea clocks",
+        {testing::Filler(3, 144) + "The drift of rivers is slow. " +
+         "Harrison measured the drift of his clocks at sea. " +
+         testing::Filler(4, 60)});
+    QVERIFY((*lib)->StoreDocument(doc).ok());
+    AssistantOptions opt;
+    opt.cache.disk = false;
+    auto a = Assistant::Create(**lib, nullptr, opt);
+    QVERIFY(a.ok());
+    auto ans = (*a)->Ask("measuring clock drift", {}, {});
+    QVERIFY2(ans.ok(), ans.status().message().c_str());
+    QVERIFY(!ans->citations.empty());
+    QVERIFY2(ans->citations[0].quote == "Harrison measured the drift of his clocks at sea.",
+             ans->citations[0].quote.c_str());
   }
 
   // The quote is the passage's sentence that answers, whole, with PDF line breaks joined,
