@@ -9,6 +9,7 @@
 
 #include "engine/ops.h"
 #include "engine/quant.h"
+#include "tests/common/tensors.h"
 
 using namespace folio;
 
@@ -21,39 +22,14 @@ double Seconds(const std::function<void()>& fn, int reps) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
 }
 
+// Seeded values in [-1, 1) (the same seed each call: figures need no variety).
 std::vector<float> Random(int64_t n) {
   std::mt19937 rng(1);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& f : v) f = u(rng);
-  return v;
+  return testing::RandomVec(rng, n);
 }
 
-struct Weight {
-  std::vector<uint8_t> bytes;
-  TensorView view;
-};
-
-Weight MakeWeight(int64_t N, int64_t K, DType dt) {
-  Weight w;
-  const auto vals = Random(N * K);
-  w.bytes.resize(vals.size() * DTypeSize(dt));
-  for (size_t i = 0; i < vals.size(); ++i) {
-    if (dt == DType::kF32) {
-      std::memcpy(w.bytes.data() + 4 * i, &vals[i], 4);
-    } else {
-      const uint16_t h = F32ToBf16(vals[i]);
-      std::memcpy(w.bytes.data() + 2 * i, &h, 2);
-    }
-  }
-  w.view = TensorView{.name = "w",
-                      .dtype = dt,
-                      .shape = {N, K},
-                      .data = w.bytes.data(),
-                      .nbytes = w.bytes.size(),
-                      .row_scale = nullptr,
-                      .synthetic = {}};
-  return w;
+testing::OwnedTensor MakeWeight(int64_t N, int64_t K, DType dt) {
+  return testing::MakeTensor(Random(N * K), {N, K}, dt, false, "w");
 }
 
 }  // namespace
@@ -63,20 +39,20 @@ int main(int argc, char** argv) {
   std::printf("threads: %d\n", cpu::NumThreads());
   const int64_t N = 4096, K = 4096;
   for (DType dt : {DType::kBF16, DType::kF32}) {
-    const Weight w = MakeWeight(N, K, dt);
+    const testing::OwnedTensor w = MakeWeight(N, K, dt);
     const auto x = Random(512 * K);
     std::vector<float> y(static_cast<size_t>(512 * N));
     const double mv = Seconds([&] { cpu::MatMul(x.data(), 1, K, w.view, nullptr, y.data()); }, 20);
     std::printf("matvec  %s [%lld x %lld], T=1:   %.3f ms  %.1f GB/s of weights\n",
                 DTypeName(dt).data(), (long long)N, (long long)K, mv * 1e3,
-                double(w.bytes.size()) / mv / 1e9);
+                double(w.view.nbytes) / mv / 1e9);
     const double mm = Seconds([&] { cpu::MatMul(x.data(), 512, K, w.view, nullptr, y.data()); }, 3);
     std::printf("gemm    %s [%lld x %lld], T=512: %.1f ms  %.1f GFLOP/s\n", DTypeName(dt).data(),
                 (long long)N, (long long)K, mm * 1e3, 2.0 * 512 * N * K / mm / 1e9);
   }
   {  // int8 experts (--experts-int8) against bf16 at an expert's gate/up shape
     const int64_t NE = 14336, KE = 4096;
-    const Weight w = MakeWeight(NE, KE, DType::kBF16);
+    const testing::OwnedTensor w = MakeWeight(NE, KE, DType::kBF16);
     const auto t0 = std::chrono::steady_clock::now();
     const Int8Matrix q = QuantizeInt8Rows(w.view).value();
     const double qs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -86,7 +62,7 @@ int main(int argc, char** argv) {
     std::vector<float> y(static_cast<size_t>(NE));
     const TensorView qv = q.view();
     for (const TensorView* v : {&w.view, &qv}) {
-      const double bytes = v->dtype == DType::kI8 ? double(q.bytes()) : double(w.bytes.size());
+      const double bytes = v->dtype == DType::kI8 ? double(q.bytes()) : double(w.view.nbytes);
       const double mv = Seconds([&] { cpu::MatMul(x.data(), 1, KE, *v, nullptr, y.data()); }, 10);
       std::printf("matvec  %s [%lld x %lld], T=1:   %.3f ms  %.1f GB/s of weights\n",
                   DTypeName(v->dtype).data(), (long long)NE, (long long)KE, mv * 1e3,

@@ -15,8 +15,10 @@
 #include "engine/sampler.h"
 #include "engine/session.h"
 #include "tests/common/golden.h"
+#include "tests/common/logits.h"
 
 using namespace folio;
+using folio::testing::AllLogits;
 
 namespace {
 
@@ -36,17 +38,6 @@ std::unique_ptr<CpuBackend> OpenBackend(const QString& dir, bool reference_ops =
   return std::move(b).value();
 }
 
-// Logits [T, vocab] of every position of `ids`, prefilled in chunks of `chunk`.
-std::vector<float> AllLogits(Backend& backend, const std::vector<int64_t>& ids, int64_t chunk) {
-  auto session = Session::Create(backend, {0, chunk}).value();
-  const int64_t V = backend.config().vocab_size;
-  std::vector<float> all(ids.size() * static_cast<size_t>(V));
-  Status st = session->AppendAll(ids, [&](int64_t first, int64_t rows, const float* logits) {
-    std::copy_n(logits, rows * V, all.begin() + first * V);
-  });
-  if (!st.ok()) qFatal("AppendAll: %s", st.message().c_str());
-  return all;
-}
 
 double MaxAbsDiff(const float* a, const float* b, size_t n) {
   double d = 0;

@@ -16,10 +16,12 @@
 #include "engine/ops.h"
 #include "engine/quant.h"
 #include "engine/safetensors.h"
-#include "tests/common/tensors.h"
 #include "tests/common/golden.h"
+#include "tests/common/logits.h"
+#include "tests/common/tensors.h"
 
 using namespace folio;
+using folio::testing::AllLogits;
 using folio::testing::MakeTensor;
 using folio::testing::OwnedTensor;
 using folio::testing::RandomVec;
@@ -29,9 +31,6 @@ namespace {
 QString FixtureDir(const QString& model) {
   return QString::fromUtf8(FOLIO_FIXTURES_DIR) + "/" + model;
 }
-
-
-
 
 Int8Matrix Quantize(const TensorView& w) {
   auto m = QuantizeInt8Rows(w);
@@ -62,16 +61,6 @@ std::unique_ptr<CpuBackend> OpenBackend(const QString& dir, bool int8, bool refe
   auto b = CpuBackend::Open(dir.toStdString(), o);
   if (!b.ok()) qFatal("open %s: %s", qPrintable(dir), b.status().message().c_str());
   return std::move(b).value();
-}
-
-// Logits [T, vocab] of every position of ids, one Forward over a fresh cache.
-std::vector<float> AllLogits(Backend& backend, const std::vector<int64_t>& ids) {
-  const int64_t T = static_cast<int64_t>(ids.size()), V = backend.config().vocab_size;
-  auto cache = backend.NewCache(T).value();
-  std::vector<float> logits(static_cast<size_t>(T * V));
-  const Status st = backend.Forward(ids.data(), T, *cache, {LogitsMode::kAll, logits.data()});
-  if (!st.ok()) qFatal("Forward: %s", st.message().c_str());
-  return logits;
 }
 
 // Greedy continuation of n ids after prompt, one Forward per token.
@@ -345,7 +334,8 @@ class TestQuant : public QObject {
     auto base = OpenBackend(FixtureDir(model), false);
     auto int8 = OpenBackend(FixtureDir(model), true);
     const auto ids = g.Ids("input_ids");
-    const auto want = AllLogits(*base, ids), got = AllLogits(*int8, ids);
+    const int64_t whole = static_cast<int64_t>(ids.size());  // one Forward
+    const auto want = AllLogits(*base, ids, whole), got = AllLogits(*int8, ids, whole);
     const double scale = MaxAbs(want), rel = MaxAbsDiff(got, want) / scale;
     const size_t T = ids.size(), V = want.size() / T;
     size_t over = 0;
@@ -392,7 +382,8 @@ class TestQuant : public QObject {
     auto cpu = OpenBackend(FixtureDir(model), true);
     auto ref = OpenBackend(FixtureDir(model), true, /*reference_ops=*/true);
     const auto ids = g.Ids("input_ids");
-    const double d = MaxAbsDiff(AllLogits(*cpu, ids), AllLogits(*ref, ids));
+    const int64_t whole = static_cast<int64_t>(ids.size());  // one Forward
+    const double d = MaxAbsDiff(AllLogits(*cpu, ids, whole), AllLogits(*ref, ids, whole));
     QVERIFY2(d <= 1e-4, qPrintable(QString("max abs diff %1").arg(d)));
   }
 

@@ -15,8 +15,10 @@
 #include "engine/synthetic.h"
 #include "gpu_test_util.h"
 #include "tests/common/golden.h"
+#include "tests/common/logits.h"
 
 using namespace folio;
+using folio::testing::AllLogits;
 using namespace folio::gputest;
 
 namespace {
@@ -33,23 +35,13 @@ std::unique_ptr<CudaBackend> OpenCuda(const char* model, CudaBackendOptions o = 
 }
 
 // Logits of the last position after prefilling `ids` in chunks of 16.
+constexpr int64_t kChunk = 32;  // tokens per Forward when prefilling for all logits
+
 std::vector<float> LastLogits(Backend& backend, const std::vector<int64_t>& ids) {
   auto session = Session::Create(backend, {1024, 16}).value();
   const Status st = session->Append(ids);
   if (!st.ok()) qFatal("Append: %s", st.message().c_str());
   return {session->last_logits().begin(), session->last_logits().end()};
-}
-
-// Logits [T, vocab] of every position, prefilled 32 tokens per Forward.
-std::vector<float> AllLogits(Backend& backend, const std::vector<int64_t>& ids) {
-  auto session = Session::Create(backend, {1024, 32}).value();
-  const int64_t V = backend.config().vocab_size;
-  std::vector<float> all(ids.size() * static_cast<size_t>(V));
-  const Status st = session->AppendAll(ids, [&](int64_t first, int64_t rows, const float* logits) {
-    std::copy_n(logits, rows * V, all.begin() + first * V);
-  });
-  if (!st.ok()) qFatal("AppendAll: %s", st.message().c_str());
-  return all;
 }
 
 std::vector<int64_t> RandomIds(size_t n, int64_t vocab, uint32_t seed) {
@@ -103,9 +95,9 @@ class TestGpuBenchBackend : public QObject {
     auto cpu = CpuBackend::Create(c);
     QVERIFY2(cpu.ok(), cpu.status().message().c_str());
     const std::vector<int64_t> ids = RandomIds(48, cfg.vocab_size, 11);
-    const std::vector<float> want = AllLogits(*cpu.value(), ids);
-    FOLIO_EXPECT_CLOSE("synthetic jamba-tiny, GPU-filled vs CPU", AllLogits(*cuda.value(), ids),
-                       want, 3e-2);
+    const std::vector<float> want = AllLogits(*cpu.value(), ids, kChunk);
+    FOLIO_EXPECT_CLOSE("synthetic jamba-tiny, GPU-filled vs CPU",
+                       AllLogits(*cuda.value(), ids, kChunk), want, 3e-2);
     // Not zeros, not constant: the logits must carry information.
     const auto [lo, hi] = std::minmax_element(want.begin(), want.end());
     QVERIFY(*hi - *lo > 1e-3f);
@@ -142,12 +134,13 @@ class TestGpuBenchBackend : public QObject {
       QVERIFY(int8->plan().expert_bytes >= counted);
       QVERIFY(int8->plan().expert_bytes <= counted + matrices * 2 * 256);
     }
-    const std::vector<float> got = AllLogits(*int8, ids);
-    FOLIO_EXPECT_CLOSE("int8 experts: CUDA vs CPU", got, AllLogits(*cpu.value(), ids), 3e-2);
-    FOLIO_EXPECT_CLOSE("int8 experts vs bf16", got, AllLogits(*bf16, ids), 5e-2);
+    const std::vector<float> got = AllLogits(*int8, ids, kChunk);
+    FOLIO_EXPECT_CLOSE("int8 experts: CUDA vs CPU", got, AllLogits(*cpu.value(), ids, kChunk),
+                       3e-2);
+    FOLIO_EXPECT_CLOSE("int8 experts vs bf16", got, AllLogits(*bf16, ids, kChunk), 5e-2);
     // Both MoE paths: grouped (prefill above) and GEMV (forced, and in decode).
     int8->ForcePaths(2, 0);
-    FOLIO_EXPECT_CLOSE("int8 GEMV path vs grouped", AllLogits(*int8, ids), got, 2e-2);
+    FOLIO_EXPECT_CLOSE("int8 GEMV path vs grouped", AllLogits(*int8, ids, kChunk), got, 2e-2);
     int8->ForcePaths(0, 0);
     const Decoded a = Greedy(*int8, gold.Ids("gen_prompt"), 6);
     auto cs = Session::Create(*cpu.value(), {1024, 16}).value();

@@ -9,8 +9,10 @@
 #include "engine/session.h"
 #include "gpu_test_util.h"
 #include "tests/common/golden.h"
+#include "tests/common/logits.h"
 
 using namespace folio;
+using folio::testing::AllLogits;
 using namespace folio::gputest;
 
 namespace {
@@ -35,17 +37,6 @@ std::unique_ptr<CudaBackend> OpenCuda(const char* model, bool f32, int64_t chunk
   return std::move(b).value();
 }
 
-// Logits [T, vocab] of every position, prefilled `chunk` tokens per Forward.
-std::vector<float> AllLogits(Backend& backend, const std::vector<int64_t>& ids, int64_t chunk) {
-  auto session = Session::Create(backend, {1024, chunk}).value();
-  const int64_t V = backend.config().vocab_size;
-  std::vector<float> all(ids.size() * static_cast<size_t>(V));
-  const Status st = session->AppendAll(ids, [&](int64_t first, int64_t rows, const float* logits) {
-    std::copy_n(logits, rows * V, all.begin() + first * V);
-  });
-  if (!st.ok()) qFatal("AppendAll: %s", st.message().c_str());
-  return all;
-}
 
 int64_t Argmax(std::span<const float> v) {
   return std::max_element(v.begin(), v.end()) - v.begin();
