@@ -219,40 +219,19 @@ Status Validate(const ModelConfig& c) {
   return Status::Ok();
 }
 
-// Parameters of one layer's parts, from shapes (see JAMBA.md, "Checkpoint names").
-int64_t MambaParams(const ModelConfig& c) {
-  const int64_t h = c.hidden_size, di = c.d_inner(), n = c.mamba_d_state, r = c.mamba_dt_rank;
-  int64_t p = h * 2 * di;                                   // in_proj [2*d_inner, hidden]
-  p += di * c.mamba_d_conv + (c.mamba_conv_bias ? di : 0);  // conv1d [d_inner, 1, d_conv]
-  p += di * (r + 2 * n);                                    // x_proj [dt_rank + 2*d_state, d_inner]
-  p += r * di + di;                                         // dt_proj [d_inner, dt_rank] + bias
-  p += di * n + di;                                         // A_log [d_inner, d_state], D
-  p += di * h;                                              // out_proj [hidden, d_inner]
-  if (c.mamba_proj_bias) p += 2 * di + h;
-  p += r + 2 * n;  // dt/b/c layernorms
-  return p;
-}
-
-int64_t AttentionParams(const ModelConfig& c) {
-  const int64_t h = c.hidden_size, kv = c.num_key_value_heads * c.head_dim();
-  return 2 * h * h + 2 * h * kv;  // q, o [h, h]; k, v [kv, h]
-}
-
-int64_t SwiGluParams(const ModelConfig& c) {
-  return 3 * c.hidden_size * c.intermediate_size;
-}
-
 // Total over layers; `experts_counted` experts per MoE layer (all, or the active top-k).
 int64_t CountParameters(const ModelConfig& c, int64_t experts_counted) {
   const int64_t h = c.hidden_size;
   int64_t p = c.vocab_size * h * (c.tie_word_embeddings ? 1 : 2) + h;  // embed, lm_head, final norm
   for (const LayerPlan& l : c.Plan()) {
     p += 2 * h;  // input_layernorm, pre_ff_layernorm
-    p += l.mixer == MixerKind::kAttention ? AttentionParams(c) : MambaParams(c);
+    p += l.mixer == MixerKind::kAttention
+             ? c.AttentionParameters()
+             : c.MambaProjectionParameters() + c.MambaOtherParameters();
     if (l.mlp == MlpKind::kMoE) {
-      p += c.num_experts * h + experts_counted * SwiGluParams(c);  // router + experts
+      p += c.num_experts * h + experts_counted * c.SwiGluParameters();  // router + experts
     } else {
-      p += SwiGluParams(c);
+      p += c.SwiGluParameters();
     }
   }
   return p;
@@ -278,6 +257,35 @@ std::string ModelConfig::PlanString() const {
     if (l.mlp == MlpKind::kMoE) s += '+';
   }
   return s;
+}
+
+// Parameters of one layer's parts, from shapes (see JAMBA.md, "Checkpoint names").
+int64_t ModelConfig::MambaProjectionParameters() const {
+  const int64_t h = hidden_size, di = d_inner(), n = mamba_d_state, r = mamba_dt_rank;
+  int64_t p = h * 2 * di;  // in_proj [2*d_inner, hidden]
+  p += di * (r + 2 * n);   // x_proj [dt_rank + 2*d_state, d_inner]
+  p += r * di;             // dt_proj [d_inner, dt_rank]
+  p += di * h;             // out_proj [hidden, d_inner]
+  return p;
+}
+
+int64_t ModelConfig::MambaOtherParameters() const {
+  const int64_t h = hidden_size, di = d_inner(), n = mamba_d_state, r = mamba_dt_rank;
+  int64_t p = di * mamba_d_conv + (mamba_conv_bias ? di : 0);  // conv1d [d_inner, 1, d_conv]
+  p += di;                                                     // dt_proj bias
+  p += di * n + di;                                            // A_log [d_inner, d_state], D
+  if (mamba_proj_bias) p += 2 * di + h;
+  p += r + 2 * n;  // dt/b/c layernorms
+  return p;
+}
+
+int64_t ModelConfig::AttentionParameters() const {
+  const int64_t h = hidden_size, kv = num_key_value_heads * head_dim();
+  return 2 * h * h + 2 * h * kv;  // q, o [h, h]; k, v [kv, h]
+}
+
+int64_t ModelConfig::SwiGluParameters() const {
+  return 3 * hidden_size * intermediate_size;
 }
 
 int64_t ModelConfig::ParameterCount() const {

@@ -60,6 +60,13 @@ struct ModelConfig {
   std::vector<LayerPlan> Plan() const;
   // "MMAMMMAM"-style summary with MoE marked, e.g. "M A M+ ..." (for `info`).
   std::string PlanString() const;
+  // Parameters of one layer's parts, from shapes: the Mamba mixer's four projections, the
+  // rest of the mixer (conv, biases, A_log, D, inner norms), attention's q/k/v/o, and one
+  // SwiGLU MLP (dense, or one expert).
+  int64_t MambaProjectionParameters() const;
+  int64_t MambaOtherParameters() const;
+  int64_t AttentionParameters() const;
+  int64_t SwiGluParameters() const;
   // Parameter count from shapes alone (all experts), and active per token.
   int64_t ParameterCount() const;
   int64_t ActiveParameterCount() const;
