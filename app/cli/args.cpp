@@ -110,6 +110,16 @@ int Fail(const Status& status) {
   return status.code() == ErrorCode::kInternal ? kExitPartial : kExitBadInput;
 }
 
+std::function<void(uint64_t, uint64_t)> GpuUploadProgress() {
+  return [last = -1](uint64_t done, uint64_t total) mutable {
+    const int pct = total ? static_cast<int>(100 * done / total) : 100;
+    if (pct / 10 == last / 10) return;
+    last = pct;
+    std::fprintf(stderr, "\rfolio-cli: uploading weights to the GPU: %d%%%s", pct,
+                 done == total ? "\n" : "");
+  };
+}
+
 bool ParseIdList(const std::string& s, std::vector<int64_t>* out) {
   out->clear();
   size_t pos = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -54,6 +55,10 @@ int Fail(const std::string& message);
 // The same for an error value: a bug (kInternal) exits kExitPartial, anything else
 // kExitBadInput.
 int Fail(const Status& status);
+
+// Reports the weights' upload to the GPU on stderr, in steps of 10% (a
+// CudaBackendOptions::progress callback; it keeps its own state).
+std::function<void(uint64_t done, uint64_t total)> GpuUploadProgress();
 
 // Parses "5,17,301" into ids; false on anything else.
 bool ParseIdList(const std::string& s, std::vector<int64_t>* out);

@@ -108,7 +108,7 @@ double MeasureHostCopyBandwidth() {
     const auto t0 = Clock::now();
     std::memcpy(b.data(), a.data(), n);
     const double s = Seconds(t0);
-    best = std::max(best, 2.0 * n / s);  // read + write
+    best = std::max(best, 2.0 * n / s);    // read + write
     a[static_cast<size_t>(i)] = b[n - 1];  // keep the copies observable
   }
   return best;
@@ -163,7 +163,8 @@ std::string ReadOptions(Args& args, BenchOptions* o) {
   if (o->new_tokens < 0) return "--new-tokens must be >= 0";
   if (o->chunk < 0) return "--chunk must be >= 1";
   if (o->repeat < 1 || o->repeat > 100) return "--repeat must be between 1 and 100";
-  if (o->threads < 0 || o->threads > 1024) return "--threads must be between 0 (all cores) and 1024";
+  if (o->threads < 0 || o->threads > 1024)
+    return "--threads must be between 0 (all cores) and 1024";
   if (o->peak_bandwidth < 0 || o->peak_flops < 0) return "--peak-* must be positive";
   return {};
 }
@@ -192,8 +193,8 @@ Result<std::shared_ptr<const Checkpoint>> OpenCheckpoint(const BenchOptions& o, 
 }
 
 Result<std::unique_ptr<Backend>> MakeBenchBackend(const BenchOptions& o,
-                                                  std::shared_ptr<const Checkpoint> ck,
-                                                  bool on_gpu, int64_t planned_context) {
+                                                  std::shared_ptr<const Checkpoint> ck, bool on_gpu,
+                                                  int64_t planned_context) {
   if (on_gpu) {
     CudaBackendOptions co;
     co.planned_context = planned_context;
@@ -201,14 +202,7 @@ Result<std::unique_ptr<Backend>> MakeBenchBackend(const BenchOptions& o,
     co.experts_int8 = o.experts_int8;
     co.memory_limit_bytes = o.memory_limit;
     co.cuda_graphs = o.graphs;
-    int last = -1;
-    co.progress = [&last](uint64_t done, uint64_t total) {
-      const int pct = total ? static_cast<int>(100 * done / total) : 100;
-      if (pct / 10 == last / 10) return;
-      last = pct;
-      std::fprintf(stderr, "\rfolio-cli: putting the weights on the GPU: %d%%%s", pct,
-                   done == total ? "\n" : "");
-    };
+    co.progress = GpuUploadProgress();
     return OpenCudaBackendFor(std::move(ck), co);
   }
   CpuBackendOptions cpu;
@@ -264,7 +258,8 @@ Result<Run> MeasureOnce(Backend& backend, const BenchOptions& o, int64_t context
   // captures the CUDA graph; neither is what a user waits for on every later token.
   if (o.new_tokens > 0) {
     for (int i = 0; i < kWarmupSteps; ++i)
-      FOLIO_RETURN_IF_ERROR(session->Step(greedy.Sample(session->last_logits(), session->tokens())));
+      FOLIO_RETURN_IF_ERROR(
+          session->Step(greedy.Sample(session->last_logits(), session->tokens())));
     if (o.profile) backend.TakeProfile();
   }
   double sampling_s = 0;
@@ -307,8 +302,11 @@ Json ProfileJson(const ForwardProfile& p) {
       if (l[i] > 0) row[ProfilePartName(static_cast<ProfilePart>(i))] = l[i];
     layers.push_back(row);
   }
-  return {{"ms", parts}, {"total_ms", p.total_ms}, {"forwards", p.forwards},
-          {"tokens", p.tokens}, {"layers_ms", layers}};
+  return {{"ms", parts},
+          {"total_ms", p.total_ms},
+          {"forwards", p.forwards},
+          {"tokens", p.tokens},
+          {"layers_ms", layers}};
 }
 
 void PrintProfile(FILE* out, const char* what, const ForwardProfile& p) {
@@ -318,8 +316,8 @@ void PrintProfile(FILE* out, const char* what, const ForwardProfile& p) {
                static_cast<long long>(p.forwards), static_cast<long long>(p.tokens), p.total_ms);
   for (size_t i = 0; i < kProfileParts; ++i) {
     if (p.ms[i] <= 0) continue;
-    std::fprintf(out, " %s %.1f ms (%.0f%%)", ProfilePartName(static_cast<ProfilePart>(i)),
-                 p.ms[i], sum > 0 ? 100.0 * p.ms[i] / sum : 0.0);
+    std::fprintf(out, " %s %.1f ms (%.0f%%)", ProfilePartName(static_cast<ProfilePart>(i)), p.ms[i],
+                 sum > 0 ? 100.0 * p.ms[i] / sum : 0.0);
   }
   std::fprintf(out, "\n");
 }
@@ -387,8 +385,9 @@ int RunPlan(const BenchOptions& o) {
                Bytes(static_cast<double>(mc.kv_bytes_per_token)).c_str(),
                Bytes(static_cast<double>(mc.mamba_state_bytes)).c_str());
   std::fprintf(human, "budget %s with %s reserved: largest context %s tokens (model maximum %s)\n",
-               Bytes(static_cast<double>(budget)).c_str(), Bytes(static_cast<double>(reserve)).c_str(),
-               Commas(fits).c_str(), Commas(config->max_position_embeddings).c_str());
+               Bytes(static_cast<double>(budget)).c_str(),
+               Bytes(static_cast<double>(reserve)).c_str(), Commas(fits).c_str(),
+               Commas(config->max_position_embeddings).c_str());
   std::fprintf(human, "floors at %.0f GB/s and %.0f TFLOP/s:\n", bandwidth / 1e9, flops / 1e12);
   std::fprintf(human, "%9s %14s %14s %16s %6s\n", "context", "prefill floor", "decode floor",
                "memory needed", "fits");
@@ -401,8 +400,11 @@ int RunPlan(const BenchOptions& o) {
     const bool ok = context <= fits;
     std::fprintf(human, "%9s %12.3f s %11.3f ms %16s %6s\n", Commas(context).c_str(), pre, dec,
                  Bytes(need).c_str(), ok ? "yes" : "no");
-    rows.push_back({{"context", context}, {"prefill_floor_s", pre}, {"decode_floor_ms", dec},
-                    {"memory_needed_bytes", need}, {"fits", ok}});
+    rows.push_back({{"context", context},
+                    {"prefill_floor_s", pre},
+                    {"decode_floor_ms", dec},
+                    {"memory_needed_bytes", need},
+                    {"fits", ok}});
   }
   if (o.json) {
     const Json out = {{"model", o.synthetic.empty() ? o.model : o.synthetic},
@@ -462,7 +464,8 @@ int RunBench(int argc, char** argv, int first) {
   std::fprintf(human, "model: %s, %s parameters (%s active per token), %s%s\n", name.c_str(),
                Count(config.ParameterCount()).c_str(), Count(config.ActiveParameterCount()).c_str(),
                b.name().c_str(), o.experts_int8 ? ", int8 experts" : "");
-  std::fprintf(human, "weights: %s as counted (experts %s), %s held by the backend; ready in %.1f s\n",
+  std::fprintf(human,
+               "weights: %s as counted (experts %s), %s held by the backend; ready in %.1f s\n",
                Bytes(static_cast<double>(mc.weight_bytes)).c_str(),
                Bytes(static_cast<double>(mc.expert_bytes)).c_str(),
                Bytes(static_cast<double>(mem.weight_bytes)).c_str(), load_s);
@@ -470,14 +473,15 @@ int RunBench(int argc, char** argv, int first) {
                Bytes(static_cast<double>(mc.kv_bytes_per_token)).c_str(),
                Bytes(static_cast<double>(mc.mamba_state_bytes)).c_str());
   if (mem.max_context > 0)
-    std::fprintf(human, "; largest context that fits %s: %s tokens (model maximum %s)",
-                 mem.limit_bytes ? ("in " + FormatGiB(static_cast<double>(mem.limit_bytes))).c_str()
-                                 : "",
-                 Commas(mem.max_context).c_str(), Commas(config.max_position_embeddings).c_str());
-  std::fprintf(human, "\nfloor: %s: %.0f GB/s%s\n", floor.name.c_str(), floor.bandwidth / 1e9,
-               floor.flops > 0 ? (", " + std::to_string(static_cast<int>(floor.flops / 1e12)) +
-                                  " TFLOP/s").c_str()
-                               : ", no FLOP floor (give --peak-tflops)");
+    std::fprintf(
+        human, "; largest context that fits %s: %s tokens (model maximum %s)",
+        mem.limit_bytes ? ("in " + FormatGiB(static_cast<double>(mem.limit_bytes))).c_str() : "",
+        Commas(mem.max_context).c_str(), Commas(config.max_position_embeddings).c_str());
+  std::fprintf(
+      human, "\nfloor: %s: %.0f GB/s%s\n", floor.name.c_str(), floor.bandwidth / 1e9,
+      floor.flops > 0
+          ? (", " + std::to_string(static_cast<int>(floor.flops / 1e12)) + " TFLOP/s").c_str()
+          : ", no FLOP floor (give --peak-tflops)");
   std::fprintf(human, "%9s %4s %10s %11s %8s %11s %8s %9s %12s\n", "context", "run", "prefill s",
                "tokens/s", "of floor", "ms/token", "of floor", "sample ms", "peak memory");
 
@@ -549,23 +553,24 @@ int RunBench(int argc, char** argv, int first) {
     }
   }
   if (o.json) {
-    Json out = {{"model", name},
-                {"backend", b.name()},
-                {"experts_int8", o.experts_int8},
-                {"parameters", config.ParameterCount()},
-                {"active_parameters", config.ActiveParameterCount()},
-                {"weight_bytes_counted", mc.weight_bytes},
-                {"expert_bytes_counted", mc.expert_bytes},
-                {"weight_bytes_held", mem.weight_bytes},
-                {"kv_bytes_per_token", mc.kv_bytes_per_token},
-                {"memory_limit_bytes", mem.limit_bytes},
-                {"max_context_fits", mem.max_context},
-                {"load_s", load_s},
-                {"chunk", o.chunk},
-                {"floor", {{"name", floor.name}, {"bandwidth", floor.bandwidth}, {"flops", floor.flops}}},
-                {"runs", runs},
-                {"repeat_spread", spread},
-                {"stable_within_5_percent", stable}};
+    Json out = {
+        {"model", name},
+        {"backend", b.name()},
+        {"experts_int8", o.experts_int8},
+        {"parameters", config.ParameterCount()},
+        {"active_parameters", config.ActiveParameterCount()},
+        {"weight_bytes_counted", mc.weight_bytes},
+        {"expert_bytes_counted", mc.expert_bytes},
+        {"weight_bytes_held", mem.weight_bytes},
+        {"kv_bytes_per_token", mc.kv_bytes_per_token},
+        {"memory_limit_bytes", mem.limit_bytes},
+        {"max_context_fits", mem.max_context},
+        {"load_s", load_s},
+        {"chunk", o.chunk},
+        {"floor", {{"name", floor.name}, {"bandwidth", floor.bandwidth}, {"flops", floor.flops}}},
+        {"runs", runs},
+        {"repeat_spread", spread},
+        {"stable_within_5_percent", stable}};
     std::printf("%s\n", out.dump(2).c_str());
   }
   return kExitOk;

@@ -33,13 +33,7 @@ std::string OptionsProblem(const Args& args) {
 Result<std::unique_ptr<Backend>> MakeCudaBackend(const std::string& dir, int64_t context) {
   CudaBackendOptions o;
   o.planned_context = context;
-  int last_pct = -1;
-  o.progress = [&last_pct](uint64_t done, uint64_t total) {
-    const int pct = total ? static_cast<int>(100 * done / total) : 100;
-    if (pct / 10 == last_pct / 10) return;
-    last_pct = pct;
-    std::fprintf(stderr, "\rfolio-cli: uploading weights to the GPU: %d%%%s", pct, done == total ? "\n" : "");
-  };
+  o.progress = GpuUploadProgress();
   return OpenCudaBackend(dir, o);
 }
 
